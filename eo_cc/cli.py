@@ -1,0 +1,5 @@
+"""Shell commands beyond init-db and create-admin."""
+
+
+def init_app(app):
+    pass

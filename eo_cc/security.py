@@ -1,0 +1,64 @@
+"""Security headers, CSRF, cookie flags and error pages that leak nothing."""
+from urllib.parse import urlsplit
+
+from flask import current_app, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+csrf = CSRFProtect()
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "form-action 'self' {form_action}; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+
+ERRORS = {
+    400: ("Bad request", "The request could not be understood. Please go back and try again."),
+    403: ("Not allowed", "You do not have permission to do that."),
+    404: ("Not found", "There is nothing here. Check the address, or go back to your elections."),
+    405: ("Not allowed", "That action is not available here."),
+    413: ("File too large", "That upload is too large. Roster files may be at most 16 MB."),
+    429: ("Too many attempts", "Too many attempts. Please wait a few minutes and try again."),
+    500: ("Something went wrong", "Something went wrong on our side. Nothing you entered was lost; please try again."),
+}
+
+
+def add_security_headers(response):
+    # Grant access posts a form that redirects to Constant Contact's sign-in page.
+    form_action = " ".join(_oauth_origins())
+    response.headers.setdefault("Content-Security-Policy", CSP.format(form_action=form_action).strip())
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _oauth_origins():
+
+    url = urlsplit(current_app.config.get("CC_AUTHORIZE_URL") or "")
+    return [f"{url.scheme}://{url.netloc}"] if url.netloc else []
+
+
+def render_error(error):
+    code = getattr(error, "code", 500) or 500
+    if isinstance(error, CSRFError):
+        title, text = "Form expired", ("This form was open too long or was sent from elsewhere. "
+                                       "Please reload the page and try again.")
+    else:
+        title, text = ERRORS.get(code, ERRORS[500])
+    return render_template("error.html", code=code, title=title, text=text), code
+
+
+def init_app(app):
+    csrf.init_app(app)
+    app.after_request(add_security_headers)
+    for code in ERRORS:
+        app.register_error_handler(code, render_error)
+    app.register_error_handler(CSRFError, render_error)
+    if app.config.get("PREFERRED_URL_SCHEME") == "https":
+        # Served over https (behind a proxy): cookies never travel in clear.
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    if app.config.get("PROXY_FIX"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)

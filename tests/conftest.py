@@ -1,0 +1,82 @@
+"""Shared fixtures: a fresh instance folder and database per test (flaskr style)."""
+import pytest
+
+from eo_cc import create_app
+from eo_cc.db import connect, migrate
+
+from .factories import ADMIN_PASSWORD, make_admin
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "DATABASE": str(tmp_path / "eo_cc.sqlite"),
+        "WTF_CSRF_ENABLED": False,
+        "MAIL_BACKEND": "file",
+        "CC_CLIENT_ID": "test-client-id",
+        "CC_CLIENT_SECRET": "test-client-secret",
+        "CC_AUTHORIZE_URL": "https://authz.test/oauth2/default/v1/authorize",
+        "CC_ACCESS_TOKEN_URL": "https://authz.test/oauth2/default/v1/token",
+        "CC_REVOKE_URL": "https://authz.test/oauth2/default/v1/revoke",
+        "CC_API_BASE_URL": "https://api.test/v3",
+        "CC_REQUESTS_PER_SECOND": 1000,
+    })
+    db = connect(app.config["DATABASE"])
+    migrate(db)
+    db.close()
+    return app
+
+
+@pytest.fixture
+def db(app):
+    database = connect(app.config["DATABASE"])
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Log admins in and out through the real forms."""
+
+    def __init__(self, app, client):
+        self._app = app
+        self._client = client
+
+    def create(self, email="ada@example.org", password=ADMIN_PASSWORD, name="Ada"):
+        """Create an admin directly in the database; return its id."""
+        db = connect(self._app.config["DATABASE"])
+        try:
+            return make_admin(db, email=email, password=password, name=name)
+        finally:
+            db.close()
+
+    def login(self, email="ada@example.org", password=ADMIN_PASSWORD):
+        return self._client.post("/auth/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/auth/logout")
+
+
+@pytest.fixture
+def auth(app, client):
+    return AuthActions(app, client)
+
+
+@pytest.fixture
+def admin(auth):
+    """A logged-in admin; returns its id."""
+    admin_id = auth.create()
+    auth.login()
+    return admin_id

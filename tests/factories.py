@@ -1,0 +1,51 @@
+"""Build rows straight into the database, independent of the views under test."""
+from datetime import timedelta
+
+from eo_cc import clock
+from eo_cc.auth import create_admin
+from eo_cc.crypto import Box, random_code
+
+ADMIN_PASSWORD = "correct horse battery"
+SECRET_KEY = "test-secret-key-not-for-production"
+
+
+def make_admin(db, email="ada@example.org", password=ADMIN_PASSWORD, name="Ada", timezone="UTC"):
+    return create_admin(db, name, email, password, timezone)
+
+
+def make_election(db, admin_id, title="Board election", state="open", questions=None,
+                  opens_in_hours=-1, closes_in_hours=48, **columns):
+    """An election with questions: [(prompt, [labels], max_choices)]; returns its id."""
+    now = clock.now()
+    election_id = db["elections"].insert({
+        "admin_id": admin_id, "slug": random_code(10).lower(), "title": title,
+        "description": "Choose our next board.", "state": state,
+        "opens_at": clock.iso(now + timedelta(hours=opens_in_hours)),
+        "closes_at": clock.iso(now + timedelta(hours=closes_in_hours)),
+        "created_at": clock.iso(now), "updated_at": clock.iso(now), **columns,
+    }).last_pk
+    questions = questions if questions is not None else [
+        ("Who should chair the board?", ["Alice", "Bob"], 1),
+        ("Which projects should we fund?", ["Library", "Garden", "Choir"], 2),
+    ]
+    for position, (prompt, labels, max_choices) in enumerate(questions):
+        question_id = db["questions"].insert({
+            "election_id": election_id, "position": position, "prompt": prompt,
+            "max_choices": max_choices}).last_pk
+        db["choices"].insert_all(
+            {"question_id": question_id, "position": i, "label": label,
+             "is_abstain": int(label == "Abstain")}
+            for i, label in enumerate(labels))
+    return election_id
+
+
+def make_voters(db, election_id, count=3, secret_key=SECRET_KEY, domain="example.org"):
+    """Voters voter1..N with password pw-N; returns their ids."""
+    box = Box(secret_key, "voter-passwords")
+    now = clock.iso()
+    rows = [{"election_id": election_id, "voter_code": f"V{n:04d}", "name": f"Voter {n}",
+             "email": f"voter{n}@{domain}", "password_encrypted": box.seal(f"pw-{n}"),
+             "created_at": now} for n in range(1, count + 1)]
+    db["voters"].insert_all(rows)
+    return [r["id"] for r in db.query(
+        "SELECT id FROM voters WHERE election_id = ? ORDER BY id", [election_id])]

@@ -1,0 +1,44 @@
+import os
+import stat
+
+from eo_cc import create_app
+
+
+def test_secret_key_is_generated_into_instance_with_mode_600(tmp_path, monkeypatch):
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
+    first = create_app().config["SECRET_KEY"]
+    second = create_app().config["SECRET_KEY"]
+    path = tmp_path / "secret_key"
+    assert first == second and len(first) >= 40
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+
+
+def test_environment_overrides_instance_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
+    (tmp_path / "config.py").write_text("CC_REQUESTS_PER_SECOND = 2\nMAIL_FROM = 'a@b.c'\n")
+    monkeypatch.setenv("FLASK_CC_REQUESTS_PER_SECOND", "3")
+    app = create_app()
+    assert app.config["CC_REQUESTS_PER_SECOND"] == 3
+    assert app.config["MAIL_FROM"] == "a@b.c"
+
+
+def test_security_headers_on_every_page(client):
+    response = client.get("/auth/login")
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_unknown_page_is_a_plain_404(client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert b"There is nothing here" in response.data
+
+
+def test_init_db_is_safe_to_run_twice(runner, db):
+    assert "Database ready" in runner.invoke(args=["init-db"]).output
+    assert "Database ready" in runner.invoke(args=["init-db"]).output
+    assert {"voters", "ballots", "cc_removals"} <= set(db.table_names())
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
