@@ -54,7 +54,7 @@ def create_app(test_config=None):
     os.makedirs(app.instance_path, exist_ok=True)
 
     from . import (auth, cli, crypto, db, elections, integration, mail, roster,
-                   security, voting)
+                   security, sync_views, voting)
 
     crypto.init_app(app)
     db.init_app(app)
@@ -62,8 +62,9 @@ def create_app(test_config=None):
     auth.init_app(app)
     mail.init_app(app)
     integration.init_app(app)
+    sync_views.init_app(app)
     cli.init_app(app)
-    for module in (auth, elections, roster, voting, integration):
+    for module in (auth, elections, roster, voting, integration, sync_views):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=elections.index)
     return app

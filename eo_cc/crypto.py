@@ -68,3 +68,8 @@ def sign(secret_key, purpose, message):
 def random_code(length=12, alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789"):
     """A random code in an unambiguous alphabet (no 0/O, 1/I)."""
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def ballot_link_token(secret_key, voter_id, link_version):
+    """The token in a voter's personal ballot link; bumping link_version revokes it."""
+    return sign(secret_key, "ballot-link", f"{voter_id}:{link_version}")
