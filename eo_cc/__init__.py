@@ -24,6 +24,7 @@ DEFAULTS = dict(
     MAIL_PASSWORD=None,
     MAIL_USE_TLS=False,
     MAIL_FROM="eo_cc <elections@localhost>",
+    BASE_URL="http://127.0.0.1:5000",  # for links in mail sent outside a request (cron)
     MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     SESSION_COOKIE_HTTPONLY=True,
     SESSION_COOKIE_SAMESITE="Lax",
