@@ -75,11 +75,17 @@ def is_safe_next(target):
     return not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//")
 
 
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
 class SignupForm(FlaskForm):
     name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(min=10, max=200)],
-                             description="At least 10 characters.")
+    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)],
+                       filters=[strip])
+    password = PasswordField("Password", validators=[
+        InputRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
+        description="At least 10 characters.")
     confirm = PasswordField("Repeat password",
                             validators=[InputRequired(), EqualTo("password", "The passwords differ.")])
     timezone = SelectField("Your timezone", choices=TIMEZONES, default="UTC",
@@ -87,7 +93,7 @@ class SignupForm(FlaskForm):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
+    email = EmailField("Email", validators=[InputRequired(), Length(max=254)], filters=[strip])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
 
 
