@@ -42,3 +42,10 @@ def test_init_db_is_safe_to_run_twice(runner, db):
     assert "Database ready" in runner.invoke(args=["init-db"]).output
     assert {"voters", "ballots", "cc_removals"} <= set(db.table_names())
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_every_cli_command_has_help_text(app):
+    commands = {name: cmd for name, cmd in app.cli.commands.items()}
+    assert {"init-db", "create-admin"} <= set(commands)
+    for name, command in commands.items():
+        assert (command.help or "").strip(), f"flask {name} has no help text"
