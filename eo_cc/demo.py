@@ -1,0 +1,105 @@
+"""Demo data for `make demo`: an admin and an open election whose roster matches a sandbox list.
+
+Flask-free: it takes a database and the secret key, so the demo script and its test
+share it. Seeding is idempotent: run it again and nothing is added twice.
+"""
+from datetime import timedelta
+
+from . import clock
+from .auth import create_admin
+from .crypto import Box, random_code
+from .db import one, rows
+
+ADMIN_EMAIL = "admin@eo-cc.test"
+ADMIN_PASSWORD = "demo-admin-password"
+ADMIN_NAME = "Demo Admin"
+ELECTION_TITLE = "Annual Meeting 2026"
+VOTER_COUNT = 25
+VOTING_DAYS = 7
+QUESTIONS = [
+    ("Who should chair the association for 2026?", ["Alice Chen", "Bob Okafor", "Abstain"], 1),
+    ("Which projects should we fund next year?",
+     ["Community garden", "Lending library", "Youth choir"], 2),
+]
+SANDBOX_CLIENT_ID = "eo-cc-demo"
+SANDBOX_CLIENT_SECRET = "eo-cc-demo-secret"
+
+
+def sandbox_config(sandbox_url):
+    """The CC_* settings that point eo_cc at a local Constant Contact sandbox."""
+    return {
+        "CC_CLIENT_ID": SANDBOX_CLIENT_ID,
+        "CC_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "CC_AUTHORIZE_URL": f"{sandbox_url}/oauth2/default/v1/authorize",
+        "CC_ACCESS_TOKEN_URL": f"{sandbox_url}/oauth2/default/v1/token",
+        "CC_REVOKE_URL": f"{sandbox_url}/oauth2/default/v1/revoke",
+        "CC_API_BASE_URL": f"{sandbox_url}/v3",
+    }
+
+
+def roster_csv(count=VOTER_COUNT):
+    """The demo roster as CSV text: voter1..N@example.org, the same people as the sandbox list."""
+    lines = ["voter_id,name,email,password"]
+    lines += [f"V{n:04d},Voter {n},voter{n}@example.org,{random_code(10).lower()}"
+              for n in range(1, count + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def seed(db, secret_key):
+    """Create the demo admin and election unless they exist; return the election row."""
+    admin = one(db, "SELECT id FROM admins WHERE email = ?", [ADMIN_EMAIL])
+    admin_id = admin["id"] if admin else create_admin(db, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD)
+    election = one(db, "SELECT * FROM elections WHERE admin_id = ? AND title = ?",
+                   [admin_id, ELECTION_TITLE])
+    if election is None:
+        with db.atomic():
+            election_id = insert_election(db, admin_id)
+            insert_questions(db, election_id)
+        election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
+    if not one(db, "SELECT 1 FROM voters WHERE election_id = ?", [election["id"]]):
+        import_demo_roster(db, secret_key, election["id"])
+    return election
+
+
+def insert_election(db, admin_id):
+    """An election open from now for a week, with eo_cc's own mail off (Constant Contact sends it)."""
+    now = clock.now()
+    return db["elections"].insert({
+        "admin_id": admin_id, "slug": random_code(10).lower(), "title": ELECTION_TITLE,
+        "description": "Elect the chair and choose next year's projects.",
+        "state": "open", "opens_at": clock.iso(now),
+        "closes_at": clock.iso(now + timedelta(days=VOTING_DAYS)),
+        "has_announcement_email": 0, "has_reminder_emails": 0,
+        "created_at": clock.iso(now), "updated_at": clock.iso(now),
+    }).last_pk
+
+
+def insert_questions(db, election_id):
+    for position, (prompt, labels, max_choices) in enumerate(QUESTIONS):
+        question_id = db["questions"].insert({
+            "election_id": election_id, "position": position, "prompt": prompt,
+            "max_choices": max_choices}).last_pk
+        db["choices"].insert_all(
+            {"question_id": question_id, "position": i, "label": label,
+             "is_abstain": int(label == "Abstain")}
+            for i, label in enumerate(labels))
+
+
+def import_demo_roster(db, secret_key, election_id):
+    """Load the demo roster the way an admin's upload is loaded."""
+    box = Box(secret_key, "voter-passwords")
+    now = clock.iso()
+    voters = [line.split(",") for line in roster_csv().splitlines()[1:]]
+    with db.atomic():
+        db["voters"].insert_all(
+            {"election_id": election_id, "voter_code": code, "name": name, "email": email,
+             "password_encrypted": box.seal(password), "created_at": now}
+            for code, name, email, password in voters)
+
+
+def voter_logins(db, secret_key, election_id, count=2):
+    """The first `count` voters' (Voter ID, password) pairs, for printing."""
+    box = Box(secret_key, "voter-passwords")
+    found = rows(db, "SELECT voter_code, password_encrypted FROM voters WHERE election_id = ? "
+                     "ORDER BY voter_code LIMIT ?", [election_id, count])
+    return [(row["voter_code"], box.open(row["password_encrypted"])) for row in found]

@@ -1,0 +1,77 @@
+"""The demo's seed data: there once, however often `make demo` runs."""
+import pytest
+
+from eo_cc import clock, demo
+from eo_cc.crypto import Box
+from eo_cc.db import connect, migrate, one, rows
+
+SECRET_KEY = "demo-test-secret-key"
+
+
+@pytest.fixture
+def instance_db(tmp_path):
+    database = connect(tmp_path / "eo_cc.sqlite")
+    migrate(database)
+    yield database
+    database.close()
+
+
+def count(db, table):
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_seeding_twice_creates_the_admin_election_and_roster_once(instance_db):
+    first = demo.seed(instance_db, SECRET_KEY)
+    second = demo.seed(instance_db, SECRET_KEY)
+    assert first["id"] == second["id"]
+    assert {table: count(instance_db, table) for table in ("admins", "elections", "questions", "voters")} == {
+        "admins": 1, "elections": 1, "questions": 2, "voters": demo.VOTER_COUNT}
+
+
+def test_demo_admin_can_log_in_with_the_printed_password(tmp_path, monkeypatch, instance_db):
+    from eo_cc import create_app
+
+    demo.seed(instance_db, SECRET_KEY)
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
+    app = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE": str(tmp_path / "eo_cc.sqlite"),
+                      "WTF_CSRF_ENABLED": False})
+    response = app.test_client().post("/auth/login", data={
+        "email": demo.ADMIN_EMAIL, "password": demo.ADMIN_PASSWORD})
+    assert response.status_code == 302
+    assert "/auth/login" not in response.headers["Location"]
+
+
+def test_demo_election_is_open_now_for_a_week_with_eo_cc_mail_off(instance_db):
+    election = demo.seed(instance_db, SECRET_KEY)
+    opens, closes = clock.parse(election["opens_at"]), clock.parse(election["closes_at"])
+    assert election["state"] == "open"
+    assert opens <= clock.now() < closes
+    assert (closes - opens).days == demo.VOTING_DAYS
+    assert (election["has_announcement_email"], election["has_reminder_emails"]) == (0, 0)
+
+
+def test_demo_roster_is_voter1_to_voter25_at_example_org(instance_db):
+    election = demo.seed(instance_db, SECRET_KEY)
+    emails = [row["email"] for row in rows(
+        instance_db, "SELECT email FROM voters WHERE election_id = ? ORDER BY voter_code",
+        [election["id"]])]
+    assert emails == [f"voter{n}@example.org" for n in range(1, 26)]
+
+
+def test_printed_voter_logins_match_the_stored_passwords(instance_db):
+    election = demo.seed(instance_db, SECRET_KEY)
+    logins = demo.voter_logins(instance_db, SECRET_KEY, election["id"])
+    assert [voter_id for voter_id, _ in logins] == ["V0001", "V0002"]
+    box = Box(SECRET_KEY, "voter-passwords")
+    for voter_id, password in logins:
+        stored = one(instance_db, "SELECT password_encrypted FROM voters WHERE election_id = ? "
+                                  "AND voter_code = ?", [election["id"], voter_id])
+        assert box.open(stored["password_encrypted"]) == password
+
+
+def test_sandbox_config_points_every_cc_url_at_the_sandbox():
+    config = demo.sandbox_config("http://127.0.0.1:5001")
+    assert config["CC_AUTHORIZE_URL"] == "http://127.0.0.1:5001/oauth2/default/v1/authorize"
+    assert config["CC_ACCESS_TOKEN_URL"] == "http://127.0.0.1:5001/oauth2/default/v1/token"
+    assert config["CC_REVOKE_URL"] == "http://127.0.0.1:5001/oauth2/default/v1/revoke"
+    assert config["CC_API_BASE_URL"] == "http://127.0.0.1:5001/v3"
