@@ -1,5 +1,149 @@
-"""Placeholder: filled in by its own change."""
+"""The one mail function: write .eml files to the outbox, or send by SMTP.
+
+`deliver` never raises: mail that cannot be sent now is queued in `mail_queue`
+and retried with backoff by `flask --app eo_cc send-mail` (cron, every 5 minutes).
+"""
+import logging
+import os
+import secrets
+import smtplib
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import clock
+from .db import connect, rows
+
+log = logging.getLogger(__name__)
+
+SMTP_TIMEOUT = 10
+MAX_ATTEMPTS = 8
+FIRST_RETRY = timedelta(minutes=5)
+LONGEST_RETRY = timedelta(hours=6)
+
+
+class MailError(Exception):
+    """Mail could not be handed over; str() is one clean line."""
+
+
+def outbox_path(config):
+    """OUTBOX if configured, else outbox/ beside the database (the instance folder)."""
+    return config.get("OUTBOX") or os.path.join(os.path.dirname(os.path.abspath(config["DATABASE"])),
+                                                "outbox")
+
+
+def build_message(config, to, subject, body):
+    message = EmailMessage()
+    message["From"] = config.get("MAIL_FROM") or "eo_cc <elections@localhost>"
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="eo-cc.local")
+    # 8bit keeps long links on one line in the .eml (readable, and clickable in any client).
+    fits = all(len(line) < 990 for line in body.splitlines())
+    message.set_content(body, cte="8bit" if fits else "quoted-printable")
+    return message
+
+
+def send_mail(config, to, subject, body):
+    """Send one plain-text message now with MAIL_BACKEND; raises MailError on failure."""
+    message = build_message(config, to, subject, body)
+    backend = config.get("MAIL_BACKEND") or "file"
+    try:
+        if backend == "file":
+            _write_eml(outbox_path(config), message)
+        elif backend == "smtp":
+            _send_smtp(config, message)
+        else:
+            raise MailError(f"Unknown MAIL_BACKEND {backend!r}: use 'file' or 'smtp'.")
+    except (OSError, smtplib.SMTPException) as error:
+        raise MailError(f"{type(error).__name__}: {error}") from error
+
+
+def _write_eml(folder, message):
+    os.makedirs(folder, exist_ok=True)
+    name = f"{clock.now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.eml"
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(message.as_bytes())
+
+
+def _send_smtp(config, message):
+    with smtplib.SMTP(config.get("MAIL_SERVER") or "localhost", int(config.get("MAIL_PORT") or 25),
+                      timeout=SMTP_TIMEOUT) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(message)
+
+
+def deliver(db, config, to, subject, body, fallback_body=None):
+    """Send now, or queue for retry (with fallback_body instead of body if given). Never raises.
+
+    Returns True when sent now. Use fallback_body when body holds something
+    that must not be stored, such as a receipt code.
+    """
+    try:
+        send_mail(config, to, subject, body)
+        return True
+    except Exception as error:  # any failure: a mail problem must never break the caller
+        log.warning("Mail to %s not sent now, queued: %s", to, error)
+        _queue(db, to, subject, fallback_body if fallback_body is not None else body, str(error))
+        return False
+
+
+def _queue(db, to, subject, body, error):
+    now = clock.now()
+    try:
+        db["mail_queue"].insert({
+            "to_address": to, "subject": subject, "body": body, "attempts": 1,
+            "last_error": error[:500], "next_attempt_at": clock.iso(now + FIRST_RETRY),
+            "created_at": clock.iso(now)})
+    except Exception:  # the caller's work (e.g. a ballot) is already stored; only log
+        log.exception("Could not queue mail to %s", to)
+
+
+def backoff(attempts):
+    """Wait before the next try: 5 min, 10, 20, ... at most 6 hours."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def retry_queued(db, config, now=None):
+    """Try queued mail that is due; returns how many were sent. Gives up after MAX_ATTEMPTS."""
+    now = now or clock.now()
+    sent = 0
+    due = rows(db, """SELECT * FROM mail_queue WHERE attempts < ? AND next_attempt_at <= ?
+                      ORDER BY id""", [MAX_ATTEMPTS, clock.iso(now)])
+    for item in due:
+        try:
+            send_mail(config, item["to_address"], item["subject"], item["body"])
+        except Exception as error:  # one bad message must not stop the rest
+            db["mail_queue"].update(item["id"], {
+                "attempts": item["attempts"] + 1, "last_error": str(error)[:500],
+                "next_attempt_at": clock.iso(now + backoff(item["attempts"] + 1))})
+        else:
+            db.execute("DELETE FROM mail_queue WHERE id = ?", [item["id"]])
+            sent += 1
+    return sent
+
+
+@click.command("send-mail")
+@with_appcontext
+def send_mail_command():
+    """Send due announcements, reminders and queued mail (run from cron every 5 minutes)."""
+    from .notices import send_due
+
+    db = connect(current_app.config["DATABASE"])
+    try:
+        counts = send_due(db, current_app.config)
+    finally:
+        db.close()
+    click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
 
 
 def init_app(app):
-    pass
+    app.cli.add_command(send_mail_command)
