@@ -2,4 +2,5 @@
 
 
 def init_app(app):
-    pass
+    from .sandbox.cli import cc_sandbox_command
+    app.cli.add_command(cc_sandbox_command)

@@ -1,0 +1,145 @@
+"""/_sandbox: pages to watch lists shrink, and JSON controls for tests (seed, faults, limits, stats)."""
+from flask import Blueprint, abort, current_app, g, jsonify, render_template, request
+
+from eo_cc.db import one, rows
+
+from . import activities, store
+
+bp = Blueprint("control", __name__, url_prefix="/_sandbox")
+PAGE_MEMBERS = 1000
+
+
+def sandbox():
+    return current_app.extensions["cc_sandbox"]
+
+
+def json_body():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(jsonify({"error": "Send a JSON object with Content-Type: application/json."}), 400)
+    return body
+
+
+@bp.get("/")
+def index():
+    activities.finish_due(g.db)
+    accounts = rows(g.db, "SELECT id, email, organization_name FROM accounts ORDER BY id")
+    for account in accounts:
+        account["lists"] = store.account_lists(g.db, account["id"])
+    clients = rows(g.db, "SELECT client_id, name FROM clients ORDER BY client_id")
+    return render_template("sandbox/index.html", accounts=accounts, clients=clients,
+                           demo_email=store.DEMO_EMAIL, demo_password=store.DEMO_PASSWORD)
+
+
+def load_list(list_id):
+    found = store.get_list(g.db, list_id)
+    if found is None:
+        abort(404)
+    activities.finish_due(g.db)
+    found["member_count"] = g.db.execute(
+        "SELECT count(*) FROM memberships WHERE list_ref = ?", [found["id"]]).fetchone()[0]
+    return found
+
+
+@bp.get("/lists/<list_id>")
+def list_page(list_id):
+    found = load_list(list_id)
+    members = store.member_emails(g.db, found["id"], limit=PAGE_MEMBERS)
+    return render_template("sandbox/list.html", list=found, members=members, shown_limit=PAGE_MEMBERS)
+
+
+@bp.get("/lists/<list_id>/members.json")
+def list_members(list_id):
+    found = load_list(list_id)
+    members = store.member_emails(g.db, found["id"])
+    return jsonify({"list_id": found["list_id"], "name": found["name"],
+                    "member_count": found["member_count"],
+                    "emails": [m["email"] for m in members], "members": members})
+
+
+@bp.get("/contacts.json")
+def contact_lookup():
+    """Every account's contact with this email, and the lists it is on (contacts are never deleted)."""
+    email = (request.args.get("email") or "").strip().lower()
+    found = rows(g.db, "SELECT id, contact_id, account_id, email, status FROM contacts WHERE email = ?",
+                 [email])
+    for contact in found:
+        contact["list_ids"] = [r["list_id"] for r in rows(
+            g.db, "SELECT l.list_id FROM memberships m JOIN lists l ON l.id = m.list_ref "
+                  "WHERE m.contact_ref = ?", [contact.pop("id")])]
+    return jsonify({"contacts": found})
+
+
+@bp.post("/seed")
+def seed():
+    body = json_body()
+    if not isinstance(body.get("account"), dict) or not body["account"].get("email"):
+        return jsonify({"error": "account.email is required"}), 400
+    try:
+        return jsonify(store.seed(g.db, body)), 201
+    except (KeyError, TypeError, AttributeError) as error:
+        return jsonify({"error": f"bad seed data: {error!r}"}), 400
+
+
+@bp.post("/seed-demo")
+def seed_demo():
+    return jsonify(store.seed_demo(g.db)), 201
+
+
+@bp.route("/faults", methods=["GET", "POST"])
+def faults():
+    if request.method == "POST":
+        try:
+            sandbox().set_faults(json_body())
+        except (ValueError, TypeError) as error:
+            return jsonify({"error": str(error)}), 400
+    return jsonify(sandbox().faults.as_dict())
+
+
+@bp.route("/limits", methods=["GET", "POST"])
+def limits():
+    current = sandbox()
+    if request.method == "POST":
+        body = json_body()
+        if "requests_per_second" in body:
+            current.limiter.rate = body["requests_per_second"]
+        if "daily_quota" in body:
+            current.quota.quota = body["daily_quota"]
+        if body.get("reset_usage"):
+            current.quota.reset()
+        for key in ("activity_delay", "token_lifetime"):
+            if key in body:
+                setattr(current, key, body[key])
+    return jsonify({"requests_per_second": current.limiter.rate, "daily_quota": current.quota.quota,
+                    "activity_delay": current.activity_delay, "token_lifetime": current.token_lifetime})
+
+
+@bp.get("/stats")
+def stats():
+    body = sandbox().stats.as_dict()
+    body["forbidden_calls"] = rows(g.db, "SELECT method, path, query, client_id, at FROM forbidden_calls "
+                                         "ORDER BY id")
+    body["activities"] = {r["state"]: r["n"] for r in rows(
+        g.db, "SELECT state, count(*) AS n FROM activities GROUP BY state")}
+    body["quota_used"] = {c["client_id"]: sandbox().quota.used(c["client_id"])
+                          for c in rows(g.db, "SELECT client_id FROM clients")}
+    return jsonify(body)
+
+
+@bp.post("/stats/reset")
+def reset_stats():
+    sandbox().stats.reset()
+    g.db.execute("DELETE FROM forbidden_calls")
+    return jsonify({"reset": True})
+
+
+@bp.get("/account.json")
+def account_json():
+    """Look up an account by email (for tests that seeded one)."""
+    found = one(g.db, "SELECT id, email, organization_name FROM accounts WHERE email = ?",
+                [(request.args.get("email") or "").strip().lower()])
+    if found is None:
+        abort(404)
+    found["lists"] = [{"list_id": row["list_id"], "name": row["name"], "member_count": row["member_count"]}
+                      for row in store.account_lists(g.db, found["id"])]
+    return jsonify(found)
