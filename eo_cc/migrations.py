@@ -207,3 +207,15 @@ def m005_constant_contact(db):
         PRIMARY KEY (run_id, election_id)
     );
     """)
+
+
+@migrations()
+def m060_sync_list_sizes_and_dry_runs(db):
+    db.executescript("""
+    CREATE TABLE cc_list_sizes (              -- membership counts, to choose the cheaper look-up
+        list_id TEXT PRIMARY KEY,
+        membership_count INTEGER,
+        fetched_at TEXT NOT NULL
+    );
+    ALTER TABLE sync_runs ADD COLUMN is_dry_run INTEGER NOT NULL DEFAULT 0;
+    """)

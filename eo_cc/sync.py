@@ -1,8 +1,401 @@
-"""Placeholder: the batch removal logic (Flask-free)."""
+"""The hourly batch: remove voters who voted from each election's chosen CC list.
+
+Flask-free: the cron script, `flask cc-sync` and the "Sync now" button all call
+`run_sync(db, config, ...)`. One run takes a file lock, then per election (oldest
+waiting first): re-polls activities left by an earlier run, resolves queued emails
+to contact ids the cheaper way, submits removals in batches of at most 500 (recorded
+BEFORE polling, so a killed run never loses or resubmits a batch) and polls them.
+"""
+import os
+import time
+from dataclasses import dataclass, field
+
+from . import cc_api, clock
+from .cc_api import CCError, GrantRevoked, QuotaExceeded
+from .db import one, rows
+from .sync_ledger import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
+from .sync_resolve import resolve
+from .sync_status import sync_status  # noqa: F401  (the Integration Settings panel's data)
+
+PROGRESS_EVERY = 500
+POLL_FIRST_SECONDS = 2
+POLL_MAX_INTERVAL_SECONDS = 15
+DEFAULT_POLL_SECONDS = 120
+LOCK_WAIT_SECONDS = 2
+FINISHED_OK = {"completed"}
+FINISHED_BADLY = {"failed", "cancelled", "timed_out"}
 
 
-def sync_status(db, election_id, config):
-    """What the Integration Settings page shows about syncing this election."""
-    queued = db.execute("SELECT count(*) FROM cc_removals WHERE election_id = ? AND state IN "
-                        "('queued', 'submitted')", [election_id]).fetchone()[0]
-    return {"queued": queued, "last_run": None, "failures": [], "not_in_list": 0}
+@dataclass
+class ElectionResult:
+    """What one run did for one election."""
+    election_id: int
+    title: str
+    removed: int = 0
+    not_in_list: int = 0
+    failed: int = 0
+    processing: int = 0
+    would_remove: int = 0
+    submitted: int = 0
+    requests: int = 0
+    error: str | None = None
+
+    def summary(self, dry_run=False):
+        name = f'Election {self.election_id} "{self.title}"'
+        if dry_run:
+            text = (f"{name}: would remove {self.would_remove}, {self.not_in_list} not in the list "
+                    f"(dry run, nothing changed), {self.requests} requests")
+        else:
+            text = (f"{name}: {self.removed} removed, {self.not_in_list} not in the list, "
+                    f"{self.failed} failed, {self.requests} requests")
+            if self.processing:
+                text += f", {self.processing} still being processed by Constant Contact"
+        return text + (f"; error: {self.error}" if self.error else "")
+
+
+@dataclass
+class RunResult:
+    """The outcome of one run; exit_code 0 all done, 1 some removals remain queued, 2 config."""
+    exit_code: int
+    message: str
+    run_id: int | None = None
+    elections: list = field(default_factory=list)
+    requests: int = 0
+
+    def total(self, name):
+        return sum(getattr(result, name) for result in self.elections)
+
+
+@dataclass
+class _Job:
+    """One election's work in this run."""
+    election: dict
+    result: ElectionResult
+    client: object = None
+    batches: list = field(default_factory=list)   # [[(removal_id, contact_id), ...], ...]
+    pending: set = field(default_factory=set)     # activity ids still to poll
+    stopped: bool = False
+
+    @property
+    def list_id(self):
+        return self.election["cc_list_id"]
+
+
+def run_sync(db, config, *, election_id=None, dry_run=False, verbose=False, echo=print,
+             client_factory=None, lock_path=None, sleep=time.sleep, poll_seconds=None):
+    """One sync run over every due election (or just election_id); returns a RunResult."""
+    problem = None if client_factory else config_problem(config)
+    if problem:
+        echo(f"Configuration error: {problem}")
+        return RunResult(2, f"Configuration error: {problem}")
+    lock_path = lock_path or default_lock_path(config)
+    with sync_lock(lock_path, LOCK_WAIT_SECONDS) as acquired:
+        if not acquired:
+            message = "Another sync is running; nothing done this time."
+            echo(message)
+            return RunResult(0, message)
+        run = _Run(db, config, dry_run=dry_run, verbose=verbose, echo=echo, sleep=sleep,
+                   client_factory=client_factory, poll_seconds=poll_seconds)
+        return run.execute(election_id)
+
+
+def config_problem(config):
+    """Why the CC settings are unusable, or None."""
+    missing = [key for key in ("SECRET_KEY", "CC_CLIENT_ID", "CC_CLIENT_SECRET")
+               if not config.get(key)]
+    if missing:
+        return f"{' and '.join(missing)} must be set to sync with Constant Contact."
+    return None
+
+
+def default_lock_path(config):
+    """<instance>/cc_sync.lock: the database lives in the instance folder."""
+    return os.path.join(os.path.dirname(os.path.abspath(config["DATABASE"])), "cc_sync.lock")
+
+
+class _Run:
+    """The state of one run: the shared pacer, the request ledger, one client per admin."""
+
+    def __init__(self, db, config, *, dry_run, verbose, echo, sleep, client_factory, poll_seconds):
+        self.db, self.config = db, config
+        self.dry_run, self.verbose, self.echo, self.sleep = dry_run, verbose, echo, sleep
+        self.client_factory = client_factory or _default_client_factory
+        self.poll_seconds = (poll_seconds if poll_seconds is not None
+                             else config.get("CC_SYNC_POLL_SECONDS", DEFAULT_POLL_SECONDS))
+        self.pacer = cc_api.Pacer(float(config.get("CC_REQUESTS_PER_SECOND") or 4))
+        self.ledger = RequestLedger(db, int(config.get("CC_DAILY_REQUEST_BUDGET") or 10000))
+        self.clients = {}          # admin_id -> Client, or the GrantRevoked that stopped it
+        self.stop_reason = None    # quota or budget: stop every election
+        self.started_at = clock.iso()
+
+    # --- the run --------------------------------------------------------------------
+
+    def execute(self, election_id):
+        if self.ledger.quota_exceeded_today():
+            message = ("Constant Contact's daily request quota was used up today; "
+                       "syncing resumes after 00:00 UTC.")
+            self.echo(message)
+            return RunResult(1 if self._due(election_id) else 0, message)
+        elections = self._due(election_id)
+        if not elections:
+            message = "Nothing to sync: no voter who voted is waiting to be removed."
+            self.echo(message)
+            return RunResult(0, message)
+        run_id = self._start_record()
+        jobs = [self._prepare(election) for election in elections]
+        self._submit_round_robin(jobs)
+        self._poll(jobs)
+        return self._finish(run_id, jobs)
+
+    def _due(self, election_id):
+        """Elections with a chosen list and waiting removals, oldest waiting first."""
+        only = "AND e.id = :only" if election_id is not None else ""
+        return rows(self.db, f"""
+            SELECT e.id, e.admin_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
+            FROM elections e JOIN cc_removals r ON r.election_id = e.id
+            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+              AND r.state IN ('queued', 'submitted') {only}
+            GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
+
+    def _prepare(self, election):
+        """Connect, re-poll earlier activities and resolve emails for one election."""
+        job = _Job(election, ElectionResult(election["id"], election["title"]))
+        self._guarded(job, self._prepare_steps)
+        return job
+
+    def _prepare_steps(self, job):
+        job.client = self._client(job.election["admin_id"])
+        if not self.dry_run:
+            self._repoll(job)
+        resolve(self, job)
+
+    def _guarded(self, job, step, *args):
+        """Run one step for a job; CC failures stop the job (or the whole run), never crash it."""
+        if job.stopped or self.stop_reason:
+            job.stopped = True
+            job.result.error = job.result.error or self.stop_reason
+            return
+        before = self.ledger.requests
+        try:
+            step(job, *args)
+        except QuotaExceeded as error:
+            self.ledger.record_quota_exceeded()
+            self._stop_all(job, f"daily quota used up, syncing resumes after 00:00 UTC ({error})")
+        except BudgetExhausted as error:
+            self._stop_all(job, str(error))
+        except GrantRevoked as error:
+            self._revoke(job, error)
+        except CCError as error:
+            job.stopped, job.result.error = True, str(error)
+        finally:
+            job.result.requests += self.ledger.requests - before
+
+    def _stop_all(self, job, reason):
+        self.stop_reason = reason
+        job.stopped, job.result.error = True, reason
+
+    def _revoke(self, job, error):
+        admin_id = job.election["admin_id"]
+        self.clients[admin_id] = error
+        self._mark_needs_grant(admin_id, str(error))
+        job.stopped = True
+        job.result.error = f"Constant Contact access must be granted again: {error.message}"
+
+    def _client(self, admin_id):
+        """One client per admin per run (a rotated refresh token must not be used twice)."""
+        client = self.clients.get(admin_id)
+        if isinstance(client, Exception):
+            raise client
+        if client is None:
+            connection = one(self.db, "SELECT needs_grant FROM cc_connections WHERE admin_id = ?",
+                             [admin_id])
+            if connection is None or connection["needs_grant"]:
+                raise GrantRevoked(None, "needs_grant", "no usable Constant Contact connection")
+            client = self.client_factory(self.db, self.config, admin_id, pacer=self.pacer,
+                                         on_request=self.ledger.count)
+            self.clients[admin_id] = client
+        return client
+
+    def _mark_needs_grant(self, admin_id, reason):
+        row = one(self.db, "SELECT needs_grant FROM cc_connections WHERE admin_id = ?", [admin_id])
+        if row is not None and not row["needs_grant"]:
+            from . import cc_tokens
+
+            cc_tokens.mark_needs_grant(self.db, admin_id, reason)
+
+    def call(self, fn, *args):
+        return call_with_backoff(fn, *args, ledger=self.ledger, sleep=self.sleep,
+                                 log=self.echo if self.verbose else None)
+
+    def progress(self, job, done, total, what):
+        if done % PROGRESS_EVERY == 0:
+            of = f" of {total}" if total else ""
+            self.echo(f"  election {job.election['id']}: {what} {done}{of}")
+
+    # --- 1. activities left by an earlier run -----------------------------------------
+
+    def _repoll(self, job):
+        self.db.execute("UPDATE cc_removals SET state = 'queued' WHERE election_id = ? "
+                        "AND state = 'submitted' AND activity_id IS NULL", [job.election["id"]])
+        earlier = rows(self.db, "SELECT DISTINCT activity_id FROM cc_removals WHERE election_id = ? "
+                       "AND state = 'submitted' ORDER BY activity_id", [job.election["id"]])
+        for row in earlier:
+            if not self._check_activity(job, row["activity_id"]):
+                job.pending.add(row["activity_id"])
+
+    def _check_activity(self, job, activity_id):
+        """Poll one activity and settle its removals; True when it is finished."""
+        try:
+            activity = self.call(job.client.activity, activity_id)
+        except CCError as error:
+            if error.status != 404 or isinstance(error, QuotaExceeded):
+                raise
+            # CC keeps activity status for 10 days; resubmitting a removal is harmless.
+            self._settle(job, activity_id, "expired", f"activity {activity_id} no longer known")
+            return True
+        state = activity.get("state")
+        if self.verbose:
+            self.echo(f"  activity {activity_id}: {state} ({activity.get('percent_done', 0)}%)")
+        if state in FINISHED_OK or state in FINISHED_BADLY:
+            self._settle(job, activity_id, state, _activity_error(activity))
+            return True
+        return False
+
+    def _settle(self, job, activity_id, state, error):
+        """Mark a finished activity's removals done, or put them back in the queue."""
+        now = clock.iso()
+        with self.db.atomic():
+            self.db.execute("UPDATE cc_activities SET state = ?, finished_at = ? "
+                            "WHERE activity_id = ?", [state, now, activity_id])
+            if state in FINISHED_OK:
+                changed = self.db.execute(
+                    "UPDATE cc_removals SET state = 'done', last_error = NULL, updated_at = ? "
+                    "WHERE activity_id = ? AND state = 'submitted'", [now, activity_id]).rowcount
+                job.result.removed += changed
+            else:
+                self.db.execute(
+                    "UPDATE cc_removals SET state = 'queued', activity_id = NULL, "
+                    "attempts = attempts + 1, last_error = ?, updated_at = ? "
+                    "WHERE activity_id = ? AND state = 'submitted'",
+                    [f"Constant Contact activity {state}: {error}" if error
+                     else f"Constant Contact activity {state}", now, activity_id])
+
+    # --- 3. removals -------------------------------------------------------------------
+
+    def _submit_round_robin(self, jobs):
+        """One batch per election per round, so a big election does not starve the others."""
+        while not self.dry_run and any(job.batches and not job.stopped for job in jobs):
+            for job in jobs:
+                if job.batches and not job.stopped:
+                    self._guarded(job, self._submit, job.batches.pop(0))
+
+    def _submit(self, job, batch):
+        activity = self.call(job.client.remove_list_memberships, job.list_id,
+                              [contact_id for _, contact_id in batch])
+        activity_id = str(activity["activity_id"])
+        now = clock.iso()
+        # Recorded before any polling: a run killed from here on polls this activity next
+        # time instead of submitting the batch again.
+        with self.db.atomic():
+            self.db["cc_activities"].insert({
+                "activity_id": activity_id, "election_id": job.election["id"],
+                "list_id": job.list_id, "contact_count": len(batch),
+                "state": activity.get("state") or "initialized", "submitted_at": now}, replace=True)
+            self.db.conn.executemany(
+                "UPDATE cc_removals SET state = 'submitted', activity_id = ?, list_id = ?, "
+                "contact_id = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
+                [(activity_id, job.list_id, contact_id, now, removal_id)
+                 for removal_id, contact_id in batch])
+        job.pending.add(activity_id)
+        job.result.submitted += len(batch)
+        if self.verbose or job.result.submitted >= PROGRESS_EVERY:
+            self.echo(f"  election {job.election['id']}: submitted {job.result.submitted} "
+                      f"of {job.result.would_remove} removals")
+
+    # --- 4. polling --------------------------------------------------------------------
+
+    def _poll(self, jobs):
+        """Poll this run's activities gently until finished or the polling time is up."""
+        waited, interval = 0, POLL_FIRST_SECONDS
+        while True:
+            for job in jobs:
+                for activity_id in sorted(job.pending):
+                    self._guarded(job, self._poll_one, activity_id)
+            if not any(job.pending and not job.stopped for job in jobs) or self.stop_reason:
+                return
+            if waited >= self.poll_seconds:
+                return
+            self.sleep(interval)
+            waited += interval
+            interval = min(interval * 2, POLL_MAX_INTERVAL_SECONDS)
+
+    def _poll_one(self, job, activity_id):
+        if self._check_activity(job, activity_id):
+            job.pending.discard(activity_id)
+
+    # --- 5. the record ----------------------------------------------------------------
+
+    def _start_record(self):
+        return self.db["sync_runs"].insert({
+            "started_at": self.started_at, "is_dry_run": int(self.dry_run)}).last_pk
+
+    def _finish(self, run_id, jobs):
+        for job in jobs:
+            self._count_leftovers(job)
+            self.echo(job.result.summary(self.dry_run))
+        results = [job.result for job in jobs]
+        failed = any(r.failed or r.error for r in results)
+        exit_code = 1 if failed else 0
+        result = RunResult(exit_code, "", run_id, results, self.ledger.requests)
+        result.message = _run_message(result, self.dry_run)
+        self._write_record(run_id, result)
+        if len(results) > 1 or self.verbose:
+            self.echo(result.message)
+        return result
+
+    def _count_leftovers(self, job):
+        """Removals still queued (failed this run) or still processing at CC."""
+        if self.dry_run:
+            return
+        counts = dict(self.db.execute(
+            "SELECT state, count(*) FROM cc_removals WHERE election_id = ? AND queued_at <= ? "
+            "AND state IN ('queued', 'submitted') GROUP BY state",
+            [job.election["id"], self.started_at]).fetchall())
+        job.result.failed = counts.get("queued", 0)
+        job.result.processing = counts.get("submitted", 0)
+
+    def _write_record(self, run_id, result):
+        with self.db.atomic():
+            self.db["sync_runs"].update(run_id, {
+                "finished_at": clock.iso(), "exit_code": result.exit_code,
+                "requests": result.requests, "message": result.message})
+            self.db["sync_run_elections"].insert_all(
+                {"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
+                 "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
+                 "error": r.error} for r in result.elections)
+
+
+def _default_client_factory(db, config, admin_id, *, pacer=None, on_request=None):
+    from . import cc_tokens
+
+    return cc_tokens.make_client(db, config, admin_id, pacer=pacer, on_request=on_request)
+
+
+def _run_message(result, dry_run):
+    if dry_run:
+        return (f"Dry run: would remove {result.total('would_remove')}, "
+                f"{result.total('not_in_list')} not in the list ({result.requests} requests).")
+    text = (f"Sync finished: {result.total('removed')} removed, "
+            f"{result.total('not_in_list')} not in the list, {result.total('failed')} still queued")
+    if result.total("processing"):
+        text += f", {result.total('processing')} still being processed by Constant Contact"
+    errors = [r.error for r in result.elections if r.error]
+    return text + (f" ({errors[0]})." if errors else ".")
+
+
+def _activity_error(activity):
+    errors = activity.get("activity_errors") or []
+    first = errors[0] if errors else None
+    if isinstance(first, dict):
+        return first.get("message") or first.get("error_message") or str(first)
+    return str(first) if first else ""

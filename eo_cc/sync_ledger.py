@@ -1,0 +1,113 @@
+"""What keeps a sync run polite: the run lock, the daily request budget and backoff.
+
+CC's limits (4 requests/s, 10,000/day) belong to eo_cc's API key and are shared by
+every account that granted access, so we count our own requests per UTC day and
+never retry in a tight loop.
+"""
+import contextlib
+import fcntl
+import random
+import time
+
+from . import clock
+from .cc_api import CCError, QuotaExceeded
+from .db import one
+
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+
+
+class BudgetExhausted(Exception):
+    """Our own daily request budget (CC_DAILY_REQUEST_BUDGET) is used up."""
+
+
+@contextlib.contextmanager
+def sync_lock(path, wait_seconds=2.0):
+    """Hold an exclusive flock on path; yields False when another process holds it."""
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def utc_day():
+    return clock.now().date().isoformat()
+
+
+class RequestLedger:
+    """Counts every CC request in cc_request_counts (per UTC day) and enforces the budget."""
+
+    def __init__(self, db, budget):
+        self.db = db
+        self.budget = budget
+        self.requests = 0          # sent by this run
+
+    def used_today(self):
+        row = one(self.db, "SELECT requests FROM cc_request_counts WHERE day = ?", [utc_day()])
+        return row["requests"] if row else 0
+
+    def count(self):
+        """The client's on_request hook: one more request sent today."""
+        self.requests += 1
+        self.db.execute(
+            "INSERT INTO cc_request_counts (day, requests) VALUES (?, 1) "
+            "ON CONFLICT (day) DO UPDATE SET requests = requests + 1", [utc_day()])
+
+    def check(self):
+        """Raise BudgetExhausted when the next request would go over today's budget."""
+        if self.used_today() >= self.budget:
+            raise BudgetExhausted(
+                f"today's Constant Contact request budget ({self.budget}) is used up; "
+                "syncing resumes after 00:00 UTC")
+
+    def quota_exceeded_today(self):
+        row = one(self.db, "SELECT quota_exceeded_at FROM cc_request_counts WHERE day = ?",
+                  [utc_day()])
+        return bool(row and row["quota_exceeded_at"])
+
+    def record_quota_exceeded(self):
+        self.db.execute(
+            "INSERT INTO cc_request_counts (day, requests, quota_exceeded_at) VALUES (?, 0, ?) "
+            "ON CONFLICT (day) DO UPDATE SET quota_exceeded_at = excluded.quota_exceeded_at",
+            [utc_day(), clock.iso()])
+
+
+def request_counter(db):
+    """An on_request hook for other CC callers (e.g. the list page) sharing the daily count."""
+    return RequestLedger(db, budget=0).count
+
+
+def backoff_delay(attempt, rng=random):
+    """Exponential backoff with jitter: about 1, 2, 4, 8 ... seconds, capped."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+def call_with_backoff(fn, *args, ledger, sleep=time.sleep, log=None, attempts=MAX_ATTEMPTS):
+    """Call fn(*args), retrying retryable CCErrors a bounded number of times with backoff."""
+    for attempt in range(1, attempts + 1):
+        ledger.check()
+        try:
+            return fn(*args)
+        except QuotaExceeded:
+            raise
+        except CCError as error:
+            if not error.retryable or attempt == attempts:
+                raise
+            delay = backoff_delay(attempt)
+            if log:
+                log(f"  {error}; retrying in {delay:.1f}s (attempt {attempt + 1} of {attempts})")
+            sleep(delay)
+    raise AssertionError("unreachable")

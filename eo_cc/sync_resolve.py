@@ -1,0 +1,139 @@
+"""Queued emails to CC contact ids, the cheaper way.
+
+CC cannot remove by email, so each queued email needs its contact id. With k emails
+to find on a list of M members, k GETs /contacts?email= cost k requests and paging
+the list costs ceil(M/500): we pick the smaller, and remember what we learn in
+cc_contacts (contact id, or NULL for "not on this list").
+"""
+import math
+from datetime import timedelta
+
+from . import cc_api, clock
+from .db import one, rows
+
+PAGE_SIZE = cc_api.MAX_PAGE_SIZE
+BATCH_SIZE = cc_api.MAX_IDS_PER_ACTIVITY
+ALWAYS_PER_EMAIL = 2          # this few: looking each up costs no more than learning the list size
+UNKNOWN_SIZE_PER_EMAIL = 10   # list size unknown: look up one by one up to this many
+LIST_SIZE_MAX_AGE = timedelta(hours=24)
+
+
+def resolve(run, job):
+    """Fill job.batches with (removal id, contact id) batches; mark emails not on the list."""
+    queued = rows(run.db, """
+        SELECT r.id, r.email, c.contact_id FROM cc_removals r
+        LEFT JOIN cc_contacts c ON c.list_id = ? AND c.email = r.email
+        WHERE r.election_id = ? AND r.state = 'queued' ORDER BY r.queued_at, r.id""",
+                  [job.list_id, job.election["id"]])
+    unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
+    found = look_up(run, job, unknown) if unknown else {}
+    resolved, missing = [], []
+    for row in queued:
+        contact_id = row["contact_id"] or found.get(row["email"])
+        if contact_id:
+            resolved.append((row["id"], contact_id))
+        else:
+            missing.append(row["id"])
+    job.result.not_in_list = len(missing)
+    job.result.would_remove = len(resolved)
+    if missing and not run.dry_run:
+        mark_not_in_list(run.db, job.list_id, missing)
+    job.batches = [resolved[i:i + BATCH_SIZE] for i in range(0, len(resolved), BATCH_SIZE)]
+
+
+def look_up(run, job, emails):
+    """email -> contact id (None: not on the list), by one GET each or by paging the list."""
+    if by_email_is_cheaper(run, job, len(emails)):
+        found = look_up_each(run, job, emails)
+    else:
+        found = page_list(run, job, set(emails))
+    remember(run.db, job.list_id, {email: found.get(email) for email in emails})
+    return found
+
+
+def by_email_is_cheaper(run, job, k):
+    if k <= ALWAYS_PER_EMAIL:
+        return True
+    size = list_size(run, job)
+    if size is None:
+        return k <= UNKNOWN_SIZE_PER_EMAIL
+    return k <= max(1, math.ceil(size / PAGE_SIZE))
+
+
+def list_size(run, job):
+    """The list's member count: cached for a day, else from GET /contact_lists."""
+    row = one(run.db, "SELECT membership_count, fetched_at FROM cc_list_sizes WHERE list_id = ?",
+              [job.list_id])
+    if row is None or row["fetched_at"] < clock.iso(clock.now() - LIST_SIZE_MAX_AGE):
+        lists = run.call(lambda: list(job.client.contact_lists()))
+        remember_list_sizes(run.db, lists)
+        row = next(({"membership_count": item.get("membership_count")} for item in lists
+                    if item.get("list_id") == job.list_id), None)
+    return row["membership_count"] if row else None
+
+
+def remember_list_sizes(db, lists):
+    """Cache membership counts from a GET /contact_lists answer (anyone may call this)."""
+    now = clock.iso()
+    db["cc_list_sizes"].upsert_all(
+        ({"list_id": item["list_id"], "membership_count": item.get("membership_count"),
+          "fetched_at": now} for item in lists if item.get("list_id")), pk="list_id")
+
+
+def look_up_each(run, job, emails):
+    found = {}
+    for n, email in enumerate(emails, 1):
+        contacts = run.call(job.client.contacts_by_email, email)
+        match = next((c for c in contacts if address(c) == email), None)
+        found[email] = match["contact_id"] if match and on_list(match, job.list_id) else None
+        run.progress(job, n, len(emails), "looked up")
+    return found
+
+
+def page_list(run, job, wanted):
+    """Page the list at 500 a page, stopping early once every wanted email is found."""
+    found = {}
+
+    def scan():
+        seen = {}
+        for n, contact in enumerate(job.client.contacts_in_list(job.list_id, PAGE_SIZE), 1):
+            email = address(contact)
+            seen[email] = contact.get("contact_id")
+            if email in wanted:
+                found[email] = contact.get("contact_id")
+            run.progress(job, n, None, "scanned list members")
+            if len(found) == len(wanted):
+                break
+            if n % PAGE_SIZE == 0:
+                run.ledger.check()   # the next item would fetch another page
+        remember(run.db, job.list_id, seen)
+
+    run.call(scan)   # a retry after a dropped page starts the scan again
+    return found
+
+
+def remember(db, list_id, contacts):
+    """Cache email -> contact id on this list (None: looked up, not on it)."""
+    now = clock.iso()
+    db["cc_contacts"].upsert_all(
+        ({"list_id": list_id, "email": email, "contact_id": contact_id, "fetched_at": now}
+         for email, contact_id in contacts.items() if email), pk=("list_id", "email"))
+
+
+def mark_not_in_list(db, list_id, removal_ids):
+    now = clock.iso()
+    with db.atomic():
+        db.conn.executemany(
+            "UPDATE cc_removals SET state = 'not_in_list', list_id = ?, contact_id = NULL, "
+            "last_error = NULL, updated_at = ? WHERE id = ? AND state = 'queued'",
+            [(list_id, now, removal_id) for removal_id in removal_ids])
+
+
+def address(contact):
+    return ((contact.get("email_address") or {}).get("address") or "").strip().lower()
+
+
+def on_list(contact, list_id):
+    """A contact found by email is on the list when its memberships say so (or say nothing)."""
+    memberships = contact.get("list_memberships")
+    return memberships is None or list_id in memberships
