@@ -135,19 +135,23 @@ def _records(text, delimiter):
     return enumerate(reader, start=1)
 
 
-def parse_roster(data):
-    """Read roster CSV bytes into a RosterParse. Never raises."""
+def parse_roster(data, existing=None):
+    """Read roster CSV bytes into a RosterParse. Never raises.
+
+    existing: (emails, casefolded voter IDs) already on the roster, from `existing_voters`,
+    so those clashes are reported together with the file's own problems.
+    """
     try:
         text = decode(data)
     except ValueError as error:
         return _failed(str(error))
     try:
-        return _parse_text(text)
+        return _parse_text(text, existing or ({}, {}))
     except csv.Error as error:
         return _failed(f"This is not a readable CSV file ({error}).")
 
 
-def _parse_text(text):
+def _parse_text(text, existing):
     records = _records(text, sniff_delimiter(text))
     header_row, header = next(((n, cells) for n, cells in records if _has_text(cells)), (None, None))
     if header is None:
@@ -155,7 +159,7 @@ def _parse_text(text):
     mapping, ignored, errors = map_columns(header, header_row)
     if errors:
         return RosterParse([], errors, ignored)
-    voters, errors = _read_voters(records, mapping)
+    voters, errors = _read_voters(records, mapping, existing)
     if errors:
         return RosterParse([], errors, ignored)
     if not voters:
@@ -167,7 +171,7 @@ def _has_text(cells):
     return any(cell.strip() for cell in cells)
 
 
-def _read_voters(records, mapping):
+def _read_voters(records, mapping, existing):
     voters, errors = [], []
     first_row_of_email, first_row_of_code = {}, {}
     for row, cells in records:
@@ -179,6 +183,7 @@ def _read_voters(records, mapping):
         values = {col: cells[i] if i < len(cells) else "" for col, i in mapping.items()}
         voter, row_errors = validate_voter(values, row)
         row_errors += _duplicates(voter, row, first_row_of_email, first_row_of_code)
+        row_errors += roster_conflicts([voter], *existing)
         if row_errors:
             errors += row_errors
         else:
@@ -275,7 +280,7 @@ def _check_unlocked(db, election_id):
         raise RosterRejected([RowError(None, None, LOCKED)])
 
 
-def _existing(db, election_id, except_pk=None):
+def existing_voters(db, election_id, except_pk=None):
     """{email: voter pk} and {casefolded voter id: voter pk} already on the roster."""
     found = rows(db, "SELECT id, email, voter_code FROM voters WHERE election_id = ? AND id IS NOT ?",
                  [election_id, except_pk])
@@ -328,7 +333,7 @@ def import_roster(db, election_id, parsed, secret_key):
     voters = [dict(v) for v in parsed.voters]  # generated IDs must not leak into the caller's parse
     with immediate(db):
         _check_unlocked(db, election_id)
-        emails, codes = _existing(db, election_id)
+        emails, codes = existing_voters(db, election_id)
         errors = roster_conflicts(voters, emails, codes)
         if errors:
             raise RosterRejected(errors)
@@ -350,7 +355,7 @@ def update_voter(db, election_id, voter_pk, values, secret_key):
         current = one(db, "SELECT * FROM voters WHERE id = ? AND election_id = ?", [voter_pk, election_id])
         if current is None:
             raise RosterRejected([RowError(None, None, "That voter is not on this roster.")])
-        errors = roster_conflicts([voter], *_existing(db, election_id, except_pk=voter_pk))
+        errors = roster_conflicts([voter], *existing_voters(db, election_id, except_pk=voter_pk))
         if errors:
             raise RosterRejected(errors)
         changes = _changes(current, voter, secret_key)

@@ -299,3 +299,10 @@ def test_remove_voter_deletes_only_that_voter(db, election_id):
     first, second = make_voters(db, election_id, count=2)
     assert remove_voter(db, election_id, first)["email"] == "voter1@example.org"
     assert [v["id"] for v in voters_in(db, election_id)] == [second]
+
+
+def test_parse_reports_roster_clashes_together_with_the_files_own_problems(db, election_id):
+    make_voters(db, election_id, count=1)
+    parsed = parse_roster(b"email\nbad\nVoter1@example.org\n", roster_csv.existing_voters(db, election_id))
+    assert columns_of(parsed.errors) == [(2, "email"), (3, "email")]
+    assert "already on the roster" in parsed.errors[1].message
