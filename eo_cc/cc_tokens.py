@@ -6,6 +6,7 @@ token is saved by Authlib's update_token hook before the new access token is use
 Do not call a client's methods inside an open transaction of your own: a rollback
 would also undo the saved token.
 """
+import contextlib
 import threading
 import time
 
@@ -139,23 +140,19 @@ class ConnectionSession(OAuth2Session):
 
     def refresh_token(self, url=None, refresh_token=None, **kwargs):
         """Authlib's refresh, with CC's refusals and outages turned into CCErrors."""
+        used = refresh_token or self.token.get("refresh_token")
         try:
-            return super().refresh_token(url, refresh_token=refresh_token, **kwargs)
-        except OAuthError as error:
-            if error.error != "invalid_grant":
-                raise CCError(None, error.error, error.description or "token refresh failed",
-                              retryable=error.error in ("server_error", "temporarily_unavailable"))
-            adopted = self._adopt_token_rotated_elsewhere(refresh_token)
-            if adopted is None:
-                reason = error.description or "the refresh token was refused"
-                raise self.grant_revoked(reason, status=400, error_key="invalid_grant") from None
-            return adopted
-        except requests.HTTPError as error:
-            status = error.response.status_code if error.response is not None else None
-            raise CCError(status, "token_endpoint", f"token refresh failed: {error}",
-                          retryable=status is None or status == 429 or status >= 500) from error
-        except ValueError as error:  # the token endpoint answered with something not JSON
-            raise CCError(None, "token_endpoint", str(error), retryable=True) from error
+            with token_endpoint_errors():
+                return super().refresh_token(url, refresh_token=used, **kwargs)
+        except GrantRevoked as refused:
+            stored = self._token_rotated_elsewhere(used)
+            if stored is None:
+                raise self.grant_revoked(refused.message, 400, "invalid_grant") from None
+        # Another process (the site or the sync) refreshed first and saved the result.
+        self.token = stored
+        if not self.token.is_expired(leeway=self.leeway):
+            return self.token
+        return self.refresh_token(url, refresh_token=stored["refresh_token"], **kwargs)
 
     def force_refresh(self):
         """Refresh now, whatever the expiry says (used once after a 401)."""
@@ -170,17 +167,34 @@ class ConnectionSession(OAuth2Session):
     def _store_token(self, token, refresh_token=None, access_token=None):
         save_token(self._db, self._secret_key, self._admin_id, token)
 
-    def _adopt_token_rotated_elsewhere(self, used_refresh_token):
-        """After invalid_grant: if another process already rotated the token, use its result."""
+    def _token_rotated_elsewhere(self, used_refresh_token):
+        """The stored token, if it holds a newer refresh token than the one just refused."""
         stored = load_token(self._db, self._secret_key, self._admin_id)
-        if not stored or not stored.get("refresh_token") or \
-                stored["refresh_token"] == used_refresh_token:
-            return None
-        self.token = stored
-        if self.token.is_expired(leeway=self.leeway):
-            return super().refresh_token(self.metadata["token_endpoint"],
-                                         refresh_token=stored["refresh_token"])
-        return self.token
+        if stored and stored.get("refresh_token") not in (None, used_refresh_token):
+            return stored
+        return None
+
+
+@contextlib.contextmanager
+def token_endpoint_errors():
+    """Token endpoint failures as CCErrors; a refused refresh token as GrantRevoked."""
+    try:
+        yield
+    except OAuthError as error:
+        description = error.description or "the token refresh was refused"
+        if error.error == "invalid_grant":
+            raise GrantRevoked(400, "invalid_grant", description) from None
+        retryable = error.error in ("server_error", "temporarily_unavailable")
+        raise CCError(None, error.error, description, retryable=retryable) from None
+    except requests.HTTPError as error:
+        status = error.response.status_code if error.response is not None else None
+        raise CCError(status, "token_endpoint", f"token refresh failed: {error}",
+                      retryable=status is None or status == 429 or status >= 500) from error
+    except (requests.Timeout, requests.ConnectionError) as error:
+        raise CCError(None, "token_endpoint", f"token refresh failed: {error}",
+                      retryable=True) from error
+    except ValueError as error:  # Authlib: the token endpoint answered with something not JSON
+        raise CCError(None, "token_endpoint", str(error), retryable=True) from error
 
 
 def _app_secret_key():

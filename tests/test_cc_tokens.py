@@ -5,6 +5,7 @@ from pathlib import Path
 
 import flask
 import pytest
+import requests
 import requests_mock
 
 from eo_cc import cc_tokens
@@ -298,3 +299,29 @@ def test_an_expired_token_without_a_refresh_token_needs_a_new_grant(cc, db, conf
         cc_tokens.make_client(db, config, admin_id).contacts_by_email("a@example.org")
     assert cc.call_count == 0
     assert cc_tokens.get_connection(db, admin_id)["needs_grant"] == 1
+
+
+def test_a_token_endpoint_timeout_during_a_forced_refresh_is_retryable(cc, db, config, admin_id):
+    connect_admin(db, config, admin_id)
+    cc.post(config["CC_ACCESS_TOKEN_URL"], exc=requests.exceptions.ReadTimeout("slow"))
+    cc.get(api(config, "/contacts"), status_code=401, json=[{"error_key": "unauthorized"}])
+
+    with pytest.raises(CCError) as raised:
+        cc_tokens.make_client(db, config, admin_id).contacts_by_email("a@example.org")
+
+    assert (raised.value.status, raised.value.retryable) == (None, True)
+    assert cc.request_history[-1].timeout == cc_tokens.TIMEOUT
+    assert cc_tokens.get_connection(db, admin_id)["needs_grant"] == 0
+
+
+def test_a_misconfigured_client_is_an_error_but_not_a_revoked_grant(cc, db, config, admin_id):
+    connect_admin(db, config, admin_id, expires_in=-10)
+    cc.post(config["CC_ACCESS_TOKEN_URL"], status_code=401,
+            json={"error": "invalid_client", "error_description": "Client authentication failed"})
+
+    with pytest.raises(CCError) as raised:
+        cc_tokens.make_client(db, config, admin_id).contacts_by_email("a@example.org")
+
+    assert not isinstance(raised.value, GrantRevoked)
+    assert (raised.value.error_key, raised.value.retryable) == ("invalid_client", False)
+    assert cc_tokens.get_connection(db, admin_id)["needs_grant"] == 0
