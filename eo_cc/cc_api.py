@@ -52,12 +52,16 @@ class GrantRevoked(CCError):
 
 
 class Pacer:
-    """Spaces requests at least 1/rate seconds apart; share one across clients and threads."""
+    """Spaces requests at least 1/rate seconds apart; share one across clients and threads.
 
-    def __init__(self, rate_per_second, clock=time.monotonic, sleep=time.sleep):
+    margin (seconds) is added to every interval: CC counts requests as they arrive, and
+    network jitter can bring two requests paced exactly 1/rate apart closer together.
+    """
+
+    def __init__(self, rate_per_second, clock=time.monotonic, sleep=time.sleep, margin=0.02):
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
-        self.interval = 1.0 / rate_per_second
+        self.interval = 1.0 / rate_per_second + margin
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

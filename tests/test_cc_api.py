@@ -327,7 +327,7 @@ class FakeTime:
 
 def test_pacer_spaces_requests_at_least_one_interval_apart():
     fake = FakeTime()
-    pacer = Pacer(4, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(4, clock=fake.clock, sleep=fake.sleep, margin=0)
     moments = []
     for _ in range(4):
         pacer.wait()
@@ -338,13 +338,21 @@ def test_pacer_spaces_requests_at_least_one_interval_apart():
 
 def test_pacer_does_not_sleep_when_requests_are_already_far_apart():
     fake = FakeTime()
-    pacer = Pacer(4, clock=fake.clock, sleep=fake.sleep)
+    pacer = Pacer(4, clock=fake.clock, sleep=fake.sleep, margin=0)
     pacer.wait()
     fake.now += 0.1
     pacer.wait()  # 0.15 s still to go
     fake.now += 1.0
     pacer.wait()
     assert fake.sleeps == [0.15]
+
+
+def test_pacer_leaves_a_small_margin_for_network_jitter_by_default():
+    fake = FakeTime()
+    pacer = Pacer(4, clock=fake.clock, sleep=fake.sleep)
+    pacer.wait()
+    pacer.wait()
+    assert 0.25 < fake.sleeps[0] <= 0.3
 
 
 def test_pacer_spaces_requests_from_several_threads():
