@@ -224,9 +224,9 @@ class Client:
         """One paced HTTP request; network failures become retryable CCErrors."""
         if self.pacer is not None:
             self.pacer.wait()
-        self.requests_made += 1
         if self.on_request is not None:
-            self.on_request()
+            self.on_request()  # may raise to veto the request (e.g. the day's budget is spent)
+        self.requests_made += 1
         try:
             return self.session.request(method, url, params=params, json=json,
                                         timeout=self.timeout)

@@ -299,6 +299,17 @@ def test_on_request_is_called_once_per_request_sent(cc, session):
     assert len(calls) == cc.call_count == client.requests_made == 4
 
 
+def test_on_request_can_refuse_a_request_before_it_is_sent(cc, session):
+    def budget_spent():
+        raise CCError(None, "budget_spent", "today's request budget is used up")
+
+    cc.get(f"{BASE}/contacts", json={"contacts": []})
+    client = Client(session, BASE, on_request=budget_spent)
+    with pytest.raises(CCError, match="budget"):
+        client.contacts_by_email("a@example.org")
+    assert cc.call_count == client.requests_made == 0
+
+
 def test_the_client_waits_on_the_pacer_before_every_request(cc, session):
     class CountingPacer:
         waits = 0
