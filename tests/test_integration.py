@@ -208,7 +208,7 @@ def test_settings_page_before_any_grant(client, election_id):
 
 def test_settings_page_when_connected_offers_select_a_list(client, connected, election_id):
     page = settings_page(client, election_id)
-    assert "Connected" in page and "None yet" in page
+    assert "Connected" in page and "None yet" in page and "Grant access again" not in page
     assert "Select a List</button>" in page and "Disconnect" in page
     assert "all of your" in page
 
@@ -242,11 +242,16 @@ def test_double_mailing_warning(db, client, connected, election_id, announcement
 
 
 def test_sync_panel_data_reaches_the_page(db, client, connected, election_id, monkeypatch):
-    seen = {}
-    monkeypatch.setattr(integration, "sync_status",
-                        lambda db_, eid, config: seen.setdefault("status", {"queued": 0, "eid": eid}))
-    settings_page(client, election_id)
-    assert seen["status"]["eid"] == election_id
+    seen = []
+    real = integration.sync_status
+
+    def spy(db_, eid, config):
+        seen.append(eid)
+        return real(db_, eid, config)
+    monkeypatch.setattr(integration, "sync_status", spy)
+    page = settings_page(client, election_id)
+    assert seen == [election_id]
+    assert page.index("Constant Contact Settings") < page.index('id="sync-status"')
 
 
 # Choosing a list
