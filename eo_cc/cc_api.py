@@ -91,6 +91,7 @@ def error_from_response(response):
     """Turn a failed CC response (any of its error shapes) into a CCError."""
     status = response.status_code
     error_key, message = _error_details(response)
+    message = message or response.reason or "no details given"
     if status == 429:
         if error_key == "quota_exceeded":
             return QuotaExceeded(status, error_key, message, retryable=False)
@@ -119,7 +120,12 @@ def _error_details(response):
 
 
 class Client:
-    """A small Constant Contact v3 API client over a token-adding requests session."""
+    """A small Constant Contact v3 API client over a token-adding requests session.
+
+    refresh: callable forcing one token refresh (after a 401); on_request: called before
+    each request is sent (the daily budget); on_grant_revoked: called with the reason when
+    a 401 survives the refresh, just before GrantRevoked is raised.
+    """
 
     def __init__(self, session, base_url, *, pacer=None, timeout=(5, 30), on_request=None,
                  refresh=None, on_grant_revoked=None):

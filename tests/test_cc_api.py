@@ -421,3 +421,10 @@ def test_the_client_refuses_calls_that_delete_or_overwrite_cc_data(cc, client, m
 ])
 def test_the_calls_eo_cc_needs_pass_the_guard(method, path):
     refuse_forbidden(method, BASE + path)  # does not raise
+
+
+def test_an_error_without_a_message_falls_back_to_the_http_reason(cc, client):
+    cc.get(f"{BASE}/contacts", status_code=403, reason="Forbidden", json=[{"error_key": "forbidden"}])
+    with pytest.raises(CCError) as raised:
+        client.contacts_by_email("a@example.org")
+    assert (raised.value.error_key, raised.value.message) == ("forbidden", "Forbidden")
