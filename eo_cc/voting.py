@@ -95,7 +95,8 @@ def election_page(slug):
         if voter:
             sign_in(election, voter)
             return redirect(url_for(".ballot", slug=slug))
-    return render_voter("voting/election.html", election=election, form=form)
+    return render_voter("voting/election.html", election=election, form=form,
+                        signed_in=signed_in_voter(election) is not None)
 
 
 def _authenticate(election, form):

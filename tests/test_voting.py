@@ -79,6 +79,12 @@ def test_sign_in_leads_to_ballot_with_fieldset_per_question(client, election):
     assert "Pick up to 2." in page and "Cast ballot" in page
 
 
+def test_election_page_offers_the_ballot_to_a_signed_in_voter(client, election):
+    assert "Go to your ballot" not in client.get(url(election)).get_data(as_text=True)
+    sign_in(client, election)
+    assert "Go to your ballot" in client.get(url(election)).get_data(as_text=True)
+
+
 def test_wrong_password_is_refused(client, election):
     page = sign_in(client, election, password="wrong").get_data(as_text=True)
     assert "do not match" in page
@@ -263,3 +269,36 @@ def test_sign_out_ends_voter_session(client, election):
     sign_in(client, election)
     client.post(url(election, "/sign-out"))
     assert client.get(url(election, "/ballot")).headers["Location"].endswith(url(election))
+
+
+def test_failures_across_voter_ids_lock_the_address(client, election):
+    for n in range(throttle.MAX_FAILURES):
+        sign_in(client, election, voter_id=f"NOBODY{n}", password="wrong")
+    page = sign_in(client, election, voter_id="V0003", password="pw-3").get_data(as_text=True)
+    assert "Too many failed attempts" in page
+
+
+def csrf_token(page):
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"|'
+                     r'name="csrf_token" value="([^"]+)"', page).group(1, 2)
+
+
+def token_from(client, path):
+    found = csrf_token(client.get(path).get_data(as_text=True))
+    return found[0] or found[1]
+
+
+def test_whole_vote_works_with_csrf_protection_on(app, client, db, election):
+    app.config["WTF_CSRF_ENABLED"] = True
+    refused = client.post(url(election), data={"voter_id": "V0001", "password": "pw-1"})
+    assert refused.status_code == 400
+    client.post(url(election), data={"voter_id": "V0001", "password": "pw-1",
+                                     "csrf_token": token_from(client, url(election))})
+    form = ballot_form(db, election, "Alice", "Garden")
+    form["csrf_token"] = token_from(client, url(election, "/ballot"))
+    assert client.post(url(election, "/ballot"), data=form).headers["Location"].endswith("/voted")
+    code = one(db, "SELECT receipt_code FROM ballots")["receipt_code"]
+    assert ballots.format_receipt(code) in client.get(url(election, "/voted")).get_data(as_text=True)
+    page = client.post(url(election, "/receipt"), data={
+        "code": code, "csrf_token": token_from(client, url(election, "/receipt"))}).get_data(as_text=True)
+    assert "This receipt is in the ballot box" in page
