@@ -5,7 +5,7 @@ share it. Seeding is idempotent: run it again and nothing is added twice.
 """
 from datetime import timedelta
 
-from . import clock
+from . import clock, roster_csv
 from .auth import create_admin
 from .crypto import Box, random_code
 from .db import one, rows
@@ -37,16 +37,18 @@ def sandbox_config(sandbox_url):
     }
 
 
-def roster_csv(count=VOTER_COUNT):
-    """The demo roster as CSV text: voter1..N@example.org, the same people as the sandbox list."""
-    lines = ["voter_id,name,email,password"]
-    lines += [f"V{n:04d},Voter {n},voter{n}@example.org,{random_code(10).lower()}"
-              for n in range(1, count + 1)]
+def roster_csv_text(count=VOTER_COUNT):
+    """The demo roster as CSV: voter1..N@example.org (the sandbox list's people); passwords generated."""
+    lines = ["voter_id,name,email"]
+    lines += [f"V{n:04d},Voter {n},voter{n}@example.org" for n in range(1, count + 1)]
     return "\n".join(lines) + "\n"
 
 
 def seed(db, secret_key):
-    """Create the demo admin and election unless they exist; return the election row."""
+    """Create the demo admin and the open demo election unless they exist; return the election row.
+
+    Each step checks its own result, so a run interrupted half-way is completed by the next.
+    """
     admin = one(db, "SELECT id FROM admins WHERE email = ?", [ADMIN_EMAIL])
     admin_id = admin["id"] if admin else create_admin(db, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD)
     election = one(db, "SELECT * FROM elections WHERE admin_id = ? AND title = ?",
@@ -55,20 +57,21 @@ def seed(db, secret_key):
         with db.atomic():
             election_id = insert_election(db, admin_id)
             insert_questions(db, election_id)
-        election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
-    if not one(db, "SELECT 1 FROM voters WHERE election_id = ?", [election["id"]]):
-        import_demo_roster(db, secret_key, election["id"])
-    return election
+    else:
+        election_id = election["id"]
+    if not one(db, "SELECT 1 AS x FROM voters WHERE election_id = ?", [election_id]):
+        import_demo_roster(db, secret_key, election_id)
+    open_voting(db, election_id)
+    return one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
 
 
 def insert_election(db, admin_id):
-    """An election open from now for a week, with eo_cc's own mail off (Constant Contact sends it)."""
+    """A draft election closing in a week, with eo_cc's own mail off (Constant Contact sends it)."""
     now = clock.now()
     return db["elections"].insert({
         "admin_id": admin_id, "slug": random_code(10).lower(), "title": ELECTION_TITLE,
         "description": "Elect the chair and choose next year's projects.",
-        "state": "open", "opens_at": clock.iso(now),
-        "closes_at": clock.iso(now + timedelta(days=VOTING_DAYS)),
+        "state": "draft", "closes_at": clock.iso(now + timedelta(days=VOTING_DAYS)),
         "has_announcement_email": 0, "has_reminder_emails": 0,
         "created_at": clock.iso(now), "updated_at": clock.iso(now),
     }).last_pk
@@ -86,15 +89,21 @@ def insert_questions(db, election_id):
 
 
 def import_demo_roster(db, secret_key, election_id):
-    """Load the demo roster the way an admin's upload is loaded."""
-    box = Box(secret_key, "voter-passwords")
-    now = clock.iso()
-    voters = [line.split(",") for line in roster_csv().splitlines()[1:]]
-    with db.atomic():
-        db["voters"].insert_all(
-            {"election_id": election_id, "voter_code": code, "name": name, "email": email,
-             "password_encrypted": box.seal(password), "created_at": now}
-            for code, name, email, password in voters)
+    """Load the demo roster exactly as an admin's upload is loaded (before voting opens)."""
+    parsed = roster_csv.parse_roster(roster_csv_text().encode(),
+                                     roster_csv.existing_voters(db, election_id))
+    return roster_csv.import_roster(db, election_id, parsed, secret_key)
+
+
+def open_voting(db, election_id):
+    """Open a draft demo election now, for VOTING_DAYS days."""
+    election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
+    if election["state"] != "draft":
+        return
+    now = clock.now()
+    db["elections"].update(election_id, {
+        "state": "open", "opens_at": clock.iso(now),
+        "closes_at": clock.iso(now + timedelta(days=VOTING_DAYS)), "updated_at": clock.iso(now)})
 
 
 def voter_logins(db, secret_key, election_id, count=2):

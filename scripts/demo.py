@@ -5,6 +5,7 @@ Both listen on 127.0.0.1 (ports from EO_CC_DEMO_PORT and EO_CC_SANDBOX_PORT, def
 ./instance), so a second run picks up where the first left off. Ctrl-C stops both.
 """
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ sys.path.insert(0, str(ROOT))
 from eo_cc import create_app, demo, instance_path  # noqa: E402
 from eo_cc.db import connect, migrate  # noqa: E402
 from eo_cc.sandbox import server as sandbox_server  # noqa: E402
+from eo_cc.sandbox import store as sandbox_store  # noqa: E402
 
 SANDBOX_DB = "cc_sandbox.sqlite"
 
@@ -32,9 +34,6 @@ def site_config(site_url, sandbox_url):
     return {
         **demo.sandbox_config(sandbox_url),
         "BASE_URL": site_url,
-        # Site and sandbox share the host 127.0.0.1 and cookies ignore ports:
-        # a distinct cookie name keeps the admin's session apart from the sandbox's.
-        "SESSION_COOKIE_NAME": "eo_cc_session",
     }
 
 
@@ -51,7 +50,7 @@ def prepare_database(app):
 
 def start_sandbox(folder, sandbox_port):
     try:
-        return sandbox_server.start(os.path.join(folder, SANDBOX_DB), port=sandbox_port)
+        return sandbox_server.start(os.path.join(folder, SANDBOX_DB), port=sandbox_port, demo=True)
     except OSError as error:
         sys.exit(f"Cannot start the sandbox on 127.0.0.1:{sandbox_port}: {error.strerror} "
                  "(set EO_CC_SANDBOX_PORT to use another port)")
@@ -83,12 +82,20 @@ Ctrl-C stops both.
 
 
 def sandbox_login():
-    email = getattr(sandbox_server, "DEMO_EMAIL", "demo@cc-sandbox.test")
-    password = getattr(sandbox_server, "DEMO_PASSWORD", "sandbox-demo")
-    return f"{email} / {password}"
+    return f"{sandbox_store.DEMO_EMAIL} / {sandbox_store.DEMO_PASSWORD}"
+
+
+def stop_on_signals():
+    """Ctrl-C and `kill` both stop the site and then the sandbox, cleanly."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def main():
+    stop_on_signals()
     folder = instance_path()
     os.makedirs(folder, exist_ok=True)
     site_port, sandbox_port = port("EO_CC_DEMO_PORT", 5000), port("EO_CC_SANDBOX_PORT", 5001)
@@ -100,13 +107,14 @@ def main():
         site = make_site(app, site_port)
         banner(site_url, sandbox, election, voters)
         try:
-            site.serve_forever()
+            site.serve_forever()  # werkzeug returns from here on Ctrl-C
         except KeyboardInterrupt:
-            print("\nStopping the site and the sandbox.")
+            pass
         finally:
             site.server_close()
     finally:
         sandbox.stop()
+    print("\nThe site and the sandbox have stopped.")
 
 
 if __name__ == "__main__":

@@ -99,7 +99,7 @@ def sandbox(tmp_path):
     """A live Constant Contact sandbox with its demo account, lists and contacts."""
     from eo_cc.sandbox import server
 
-    running = server.start(str(tmp_path / "sandbox.sqlite"), port=0)
+    running = server.start(str(tmp_path / "sandbox.sqlite"), port=0, demo=True, activity_delay=0.2)
     yield running
     running.stop()
 
@@ -111,9 +111,6 @@ def site_config(instance, sandbox_url=None):
         "DATABASE": str(instance / "eo_cc.sqlite"),
         "WTF_CSRF_ENABLED": True,
         "MAIL_BACKEND": "file",
-        # The sandbox is on the same host (127.0.0.1); cookies ignore ports, so a
-        # distinct name keeps the site's session apart from any sandbox cookie.
-        "SESSION_COOKIE_NAME": "eo_cc_session",
         "CC_REQUESTS_PER_SECOND": 1000,
     }
     if sandbox_url:
