@@ -50,12 +50,13 @@ def _claim(db, sql, params):
     return db.execute(sql, params).rowcount > 0
 
 
-def send_announcement(db, config, election_id, now=None):
+def send_announcement(db, config, election_id, now=None, base_url=None):
     """Mail every voter who has not voted their credentials and link, once; returns how many.
 
     Only while voting is open and the election sends its own announcement. The
     election is marked announced before sending, so a crash half-way can never
-    announce twice; mail that fails is queued without the password.
+    announce twice; mail that fails is queued without the password. base_url
+    (e.g. request.host_url) overrides BASE_URL in the links.
     """
     now = now or clock.now()
     election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
@@ -69,7 +70,7 @@ def send_announcement(db, config, election_id, now=None):
     voters = rows(db, "SELECT * FROM voters WHERE election_id = ? AND has_voted = 0 ORDER BY id",
                   [election_id])
     for voter in voters:
-        context = _context(config, election, voter)
+        context = _context(config, election, voter, base_url)
         deliver(db, config, voter["email"], f"Voting is open: {election['title']}",
                 render("announcement.txt", password=box.open(voter["password_encrypted"]), **context),
                 fallback_body=render("announcement.txt", password=None, **context))

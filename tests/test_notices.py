@@ -48,6 +48,11 @@ def test_announcement_mails_each_non_voter_credentials_and_link(config, db):
     assert text.count(config["BASE_URL"]) >= 2
 
 
+def test_announcement_links_can_use_the_site_address_of_the_request(config, db):
+    notices.send_announcement(db, config, new_election(db), base_url="https://vote.example.org/")
+    assert "https://vote.example.org/vote/" in sent(config)["voter1@example.org"][0]
+
+
 def test_announcement_is_sent_once(config, db):
     election_id = new_election(db)
     notices.send_announcement(db, config, election_id)
