@@ -163,7 +163,8 @@ def _send_announcement(db, election_id):
         current_app.logger.exception("announcement for election %s failed", election_id)
         flash("Voting is open, but the announcement email could not be sent.", "warning")
     else:
-        flash(f"Announcement email sent to {sent} voters.", "info")
+        if sent:
+            flash(f"Announcement email sent to {sent} voters.", "info")
 
 
 @bp.route("/<int:election_id>/open", methods=["POST"])

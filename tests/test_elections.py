@@ -129,11 +129,26 @@ def test_list_without_elections_invites_the_first_one(client, admin):
 def test_dashboard_links_to_every_part_of_the_election(client, admin, db):
     election_id = draft(db, admin)
     page = client.get(f"/elections/{election_id}").get_data(as_text=True)
-    for path in ("edit", "questions", "settings", "results", "audit"):
+    for path in ("edit", "questions", "roster", "settings", "results", "audit"):
         assert f'href="/elections/{election_id}/{path}"' in page
+    assert f'href="/elections/{election_id}/integration">Integration Settings</a>' in page
     assert f'action="/elections/{election_id}/open"' in page
-    if "Integration Settings" in page:  # shown once the integration pages exist
-        assert f'href="/elections/{election_id}/integration">Integration Settings</a>' in page
+    slug = election_row(db, election_id)["slug"]
+    assert f"http://localhost/vote/{slug}" in page
+
+
+@pytest.mark.parametrize("path", [
+    "new", "{e}", "{e}/edit", "{e}/settings", "{e}/questions", "{e}/questions/new",
+    "{e}/questions/{q}/edit", "{e}/results", "{e}/audit",
+])
+def test_every_post_form_carries_a_csrf_token_and_no_inline_style(app, client, admin, db, path):
+    app.config["WTF_CSRF_ENABLED"] = True
+    election_id = draft(db, admin, has_live_results=1)
+    db["reminders"].insert({"election_id": election_id, "send_at": "2030-01-01T00:00:00+00:00"})
+    question_id = next(iter(db["questions"].rows))["id"]
+    page = client.get("/elections/" + path.format(e=election_id, q=question_id)).get_data(as_text=True)
+    assert page.count('method="post"') == page.count('name="csrf_token"') >= 1
+    assert "style=" not in page
 
 
 def test_login_is_required(client):
