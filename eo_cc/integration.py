@@ -178,9 +178,9 @@ def lists(election_id):
         return grant_again(election_id)
     except cc_api.CCError as error:
         return render_template("integration/lists.html", election=election, contact_lists=None,
-                               error=str(error), form=ChooseListForm(), cc_lists_page=CC_LISTS_PAGE)
+                               error=str(error), cc_lists_page=CC_LISTS_PAGE)
     return render_template("integration/lists.html", election=election, contact_lists=contact_lists,
-                           error=None, form=ChooseListForm(), cc_lists_page=CC_LISTS_PAGE)
+                           error=None, cc_lists_page=CC_LISTS_PAGE)
 
 
 def fetch_lists():

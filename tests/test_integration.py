@@ -109,6 +109,9 @@ def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, clie
     data = database_bytes(app.config["DATABASE"])
     assert ACCESS_TOKEN.encode() not in data and REFRESH_TOKEN.encode() not in data
     assert "Select a List" in page
+    with client.session_transaction() as cookie_session:
+        assert ACCESS_TOKEN not in str(dict(cookie_session))
+        assert not any(key.startswith("_state_cc_") for key in cookie_session)
 
 
 def test_token_request_uses_http_basic_auth_and_the_code_verifier(client, election_id, requests_mock):
