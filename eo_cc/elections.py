@@ -158,7 +158,8 @@ def _send_announcement(db, election_id):
     except ImportError:
         return
     try:
-        sent = notices.send_announcement(db, current_app.config, election_id)
+        # Links in the mail point at the address the admin is using right now.
+        sent = notices.send_announcement(db, current_app.config, election_id, base_url=request.host_url)
     except Exception:  # noqa: BLE001 -- mail trouble must not undo opening; it is logged
         current_app.logger.exception("announcement for election %s failed", election_id)
         flash("Voting is open, but the announcement email could not be sent.", "warning")

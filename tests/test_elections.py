@@ -1,5 +1,6 @@
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -291,7 +292,8 @@ def sent_announcements(monkeypatch):
     """Replace the notices module so opening can be checked without mail."""
     calls = []
     fake = types.ModuleType("eo_cc.notices")
-    fake.send_announcement = lambda db, config, election_id: calls.append(election_id) or 3
+    fake.send_announcement = lambda db, config, election_id, base_url=None: calls.append(
+        (election_id, base_url)) or 3
     monkeypatch.setitem(sys.modules, "eo_cc.notices", fake)
     monkeypatch.setattr(eo_cc, "notices", fake, raising=False)
     return calls
@@ -304,9 +306,20 @@ def test_open_voting_opens_now_sends_the_announcement_and_is_audited(client, adm
     response = client.post(f"/elections/{election_id}/open", follow_redirects=True)
     election = election_row(db, election_id)
     assert election["state"] == "open" and before <= election["opens_at"] <= clock.iso()
-    assert sent_announcements == [election_id]
+    assert sent_announcements == [(election_id, "http://localhost/")]
     assert "Announcement email sent to 3 voters." in response.get_data(as_text=True)
     assert audit_actions(db, election_id) == ["opened voting"]
+
+
+def test_open_voting_mails_each_voter_the_announcement(app, client, admin, db):
+    from eo_cc.mail import outbox_path
+
+    election_id = draft(db, admin)
+    make_voters(db, election_id, count=2)
+    client.post(f"/elections/{election_id}/open")
+    mails = sorted(p.read_text() for p in Path(outbox_path(app.config)).glob("*.eml"))
+    assert len(mails) == 2
+    assert all(f"http://localhost/vote/{election_row(db, election_id)['slug']}" in m for m in mails)
 
 
 def test_open_voting_sends_no_announcement_when_cc_sends_it(client, admin, db, sent_announcements):
