@@ -431,3 +431,70 @@ def test_status_shows_the_last_real_run(cc, db, sync, election):
     last = sync_status(db, election, {})["last_run"]
     assert last["removed"] == 2 and last["at"] <= clock.iso()
     assert clock.parse(last["at"]) > clock.now() - timedelta(minutes=1)
+
+
+# --- against the real sandbox ------------------------------------------------------------
+
+SANDBOX_CLIENT = ("eo-cc-sync-test", "sync-test-secret")
+REDIRECT_URI = "http://127.0.0.1:5000/callback"
+
+
+def sandbox_token(sandbox_db_path, account_id):
+    """A token issued by the sandbox for the seeded account, without the browser dance."""
+    from eo_cc.sandbox import store, tokens
+
+    sandbox_db = store.open_db(sandbox_db_path)
+    try:
+        code = tokens.issue_code(sandbox_db, SANDBOX_CLIENT[0], account_id, REDIRECT_URI,
+                                 "contact_data offline_access")
+        return tokens.exchange_code(sandbox_db, SANDBOX_CLIENT[0], code, REDIRECT_URI, None, 86400)
+    finally:
+        sandbox_db.close()
+
+
+@pytest.mark.slow
+def test_one_run_leaves_exactly_the_voters_who_did_not_vote_on_the_sandbox_list(app, db, tmp_path):
+    import requests
+
+    from eo_cc.ballots import cast_ballot
+    from eo_cc.sandbox import server
+
+    from .factories import make_voters
+
+    sandbox_db_path = tmp_path / "sandbox.sqlite"
+    with server.start(sandbox_db_path, requests_per_second=4, activity_delay=0.5) as sandbox:
+        seeded = requests.post(f"{sandbox.url}/_sandbox/seed", json={
+            "account": {"email": "owner@example.org"},
+            "client": {"client_id": SANDBOX_CLIENT[0], "client_secret": SANDBOX_CLIENT[1],
+                       "redirect_uris": [REDIRECT_URI]},
+            "lists": [{"name": "Members", "emails": emails(300)}]}).json()
+        list_id = seeded["lists"][0]["list_id"]
+        app.config.update(sandbox.cc_config(*SANDBOX_CLIENT), CC_REQUESTS_PER_SECOND=4)
+        admin_id = make_admin(db)
+        save_token(db, SECRET_KEY, admin_id, sandbox_token(sandbox_db_path, seeded["account_id"]))
+        election = make_election(db, admin_id, cc_list_id=list_id, cc_list_name="Members",
+                                 questions=[("Chair?", ["Alice", "Bob"], 1)])
+        voters = make_voters(db, election, count=300)
+        choice = one(db, "SELECT id, question_id FROM choices LIMIT 1")
+        for voter_id in voters[::5] + voters[1::5]:          # 120 of the 300 vote
+            cast_ballot(db, voter_id, {choice["question_id"]: [choice["id"]]})
+
+        first = run_sync(db, app.config, echo=lambda line: None,
+                         lock_path=str(tmp_path / "cc_sync.lock"))
+        members = requests.get(f"{sandbox.url}/_sandbox/lists/{list_id}/members.json").json()
+        voted = {row["email"] for row in rows(db, "SELECT email FROM voters WHERE has_voted = 1")}
+        assert len(voted) == 120
+        assert sorted(members["emails"]) == sorted(set(emails(300)) - voted)
+        assert first.exit_code == 0 and first.total("removed") == 120
+        assert states(db, election) == {"done": 120}
+        stats = requests.get(f"{sandbox.url}/_sandbox/stats").json()
+        assert sum(n for endpoint, n in stats["requests"].items()
+                   if "remove_list_memberships" in endpoint) == 1
+        assert stats["throttled"] == 0
+
+        requests.post(f"{sandbox.url}/_sandbox/stats/reset")
+        second = run_sync(db, app.config, echo=lambda line: None,
+                          lock_path=str(tmp_path / "cc_sync.lock"))
+        stats = requests.get(f"{sandbox.url}/_sandbox/stats").json()
+        assert second.exit_code == 0 and stats["total_requests"] == 0
+        assert stats["forbidden_calls"] == []
