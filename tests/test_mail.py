@@ -1,5 +1,6 @@
 import email
 import os
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -51,7 +52,7 @@ def test_file_backend_writes_eml_into_outbox_beside_database(app, config):
     folder = os.path.join(os.path.dirname(config["DATABASE"]), "outbox")
     [name] = outbox_files(folder)
     assert name.endswith(".eml")
-    message = email.message_from_bytes(open(os.path.join(folder, name), "rb").read())
+    message = email.message_from_bytes(Path(folder, name).read_bytes())
     assert message["To"] == "ada@example.org" and message["Subject"] == "Hello"
     assert message["From"] == config["MAIL_FROM"]
     assert "x" * 120 in message.get_payload()  # long lines stay whole

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ def sent(config):
     folder = os.path.join(os.path.dirname(config["DATABASE"]), "outbox")
     mails = {}
     for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        text = open(os.path.join(folder, name)).read()
+        text = Path(folder, name).read_text()
         to = next(line[4:] for line in text.splitlines() if line.startswith("To: "))
         mails.setdefault(to, []).append(text)
     return mails

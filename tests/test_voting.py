@@ -1,5 +1,6 @@
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,7 @@ def cast(client, db, election, *labels):
 def outbox(app):
     """The text of every .eml the file mail backend wrote, oldest first."""
     folder = os.path.join(app.instance_path, "outbox")
-    return [open(os.path.join(folder, f)).read() for f in sorted(os.listdir(folder))] \
+    return [Path(folder, f).read_text() for f in sorted(os.listdir(folder))] \
         if os.path.isdir(folder) else []
 
 
