@@ -39,7 +39,7 @@ def fill(rule, world):
     """A concrete URL for a rule, using admin A's objects for every argument."""
     values = {"election_id": world["election_id"], "voter_id": world["voter_id"],
               "slug": world["slug"], "token": "x" * 20, "question_id": 1, "reminder_id": 1,
-              "list_id": "list-1", "filename": "style.css"}
+              "list_id": "list-1", "filename": "style.css", "direction": "up"}
     url = rule.rule
     for name in rule.arguments:
         url = re.sub(r"<(?:[^:<>]+:)?%s>" % name, str(values.get(name, 1)), url)
