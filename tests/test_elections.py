@@ -12,6 +12,12 @@ from .factories import make_admin, make_election, make_voters
 NEW_YORK = "America/New_York"
 
 
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    """These tests sign in many admins; password strength is tested in test_auth."""
+    monkeypatch.setattr("eo_cc.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 def set_timezone(db, admin_id, name):
     db["admins"].update(admin_id, {"timezone": name})
 
