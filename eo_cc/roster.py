@@ -165,6 +165,7 @@ def edit_voter(election_id, voter_pk):
     if refused := refuse_if_locked(election):
         return refused
     form = VoterForm(data={"email": voter["email"], "name": voter["name"], "voter_id": voter["voter_code"]})
+    form.voter_id.description = "Leave blank to keep the current Voter ID."
     form.password.description = "Leave blank to keep the current password."
     if form.validate_on_submit():
         try:
@@ -226,15 +227,19 @@ def download(election_id):
                         f"roster-{election['slug']}-{which}.csv")
 
 
-def ballot_link(election, voter):
-    """The voter's absolute personal ballot link."""
-    token = crypto.ballot_link_token(secret_key(), voter["id"], voter["link_version"])
+def ballot_links_base(election):
+    """The absolute ballot link URL up to /<voter_id>/<token> (built once: rosters are long)."""
     try:
-        return url_for("voting.ballot_link", slug=election["slug"], voter_id=voter["id"], token=token,
-                       _external=True)
+        sample = url_for("voting.ballot_link", slug=election["slug"], voter_id=1, token="t", _external=True)
+        return sample.rsplit("/", 2)[0]
     except BuildError:  # the voting pages are not registered (e.g. a trimmed-down app)
-        base = current_app.config["BASE_URL"].rstrip("/")
-        return f"{base}/vote/{election['slug']}/link/{voter['id']}/{token}"
+        return f"{current_app.config['BASE_URL'].rstrip('/')}/vote/{election['slug']}/link"
+
+
+def ballot_link(base, voter):
+    """The voter's personal ballot link: base/<voter_id>/<token>."""
+    token = crypto.ballot_link_token(secret_key(), voter["id"], voter["link_version"])
+    return f"{base}/{voter['id']}/{token}"
 
 
 @bp.route("/credentials")
@@ -242,9 +247,14 @@ def ballot_link(election, voter):
 def credentials(election_id):
     election = load_election(election_id)
     voters = rows(get_db(), "SELECT * FROM voters WHERE election_id = ? ORDER BY id", [election_id])
-    box = Box(secret_key(), "voter-passwords")
-    records = ([v["voter_code"], v["name"], v["email"], box.open(v["password_encrypted"]),
-                ballot_link(election, v)] for v in voters)
+    box, base = Box(secret_key(), "voter-passwords"), ballot_links_base(election)
+    try:
+        records = [[v["voter_code"], v["name"], v["email"], box.open(v["password_encrypted"]),
+                    ballot_link(base, v)] for v in voters]
+    except ValueError:  # sealed under another SECRET_KEY: say so rather than fail with a 500
+        flash("The voter passwords cannot be decrypted: this site's SECRET_KEY has changed since "
+              "they were stored. Restore the old key, or upload the roster again.", "error")
+        return to_roster(election_id)
     response = csv_response(["voter_id", "name", "email", "password", "ballot_link"], records,
                             f"credentials-{election['slug']}.csv")
     record(election_id, "downloaded voter credentials", f"{len(voters)} voters")

@@ -174,10 +174,12 @@ def _has_text(cells):
 def _read_voters(records, mapping, existing):
     voters, errors = [], []
     first_row_of_email, first_row_of_code = {}, {}
+    count = 0
     for row, cells in records:
         if not _has_text(cells):
             continue
-        if len(voters) + len(errors) >= MAX_ROWS:
+        count += 1
+        if count > MAX_ROWS:
             return [], [RowError(None, None, (
                 f"The file has more than {MAX_ROWS:,} voters. Split it into smaller files."))]
         values = {col: cells[i] if i < len(cells) else "" for col, i in mapping.items()}

@@ -119,7 +119,7 @@ def test_downloads_neutralise_spreadsheet_formulas(client, db, election_id):
     assert [(r["name"], r["voter_id"]) for r in records] == [("'=HYPERLINK(\"x\")", "'+1"), ("'@SUM", "'-2")]
 
 
-def test_credentials_have_passwords_and_ballot_links_that_verify(client, db, election_id):
+def test_credentials_have_passwords_and_ballot_links_that_verify(app, client, db, election_id):
     upload(client, election_id, b"email,name,password\nann@example.org,Ann,given-pw\nbob@example.org,Bob,\n")
     records = read_csv(client.get(f"/elections/{election_id}/roster/credentials"))
     election = db["elections"].get(election_id)
@@ -128,6 +128,9 @@ def test_credentials_have_passwords_and_ballot_links_that_verify(client, db, ele
         assert record["password"] == box.open(voter["password_encrypted"])
         token = crypto.ballot_link_token(SECRET_KEY, voter["id"], voter["link_version"])
         assert record["ballot_link"] == f"http://localhost/vote/{election['slug']}/link/{voter['id']}/{token}"
+        endpoint, args = app.url_map.bind("localhost").match(record["ballot_link"].removeprefix("http://localhost"))
+        assert (endpoint, args) == ("voting.ballot_link",
+                                    {"slug": election["slug"], "voter_id": voter["id"], "token": token})
     assert records[0]["password"] == "given-pw" and len(records[1]["password"]) == 10
     assert audit_actions(db, election_id)[-1] == ("downloaded voter credentials", "2 voters")
     assert "given-pw" not in str(audit_actions(db, election_id))
@@ -145,7 +148,10 @@ def test_credentials_fall_back_to_base_url_without_the_voting_pages(app, client,
     app.config["BASE_URL"] = "https://vote.example.org/"
     monkeypatch.setattr(roster, "url_for", no_voting_pages)
     record = read_csv(client.get(f"/elections/{election_id}/roster/credentials"))[0]
-    assert record["ballot_link"].startswith("https://vote.example.org/vote/")
+    voter = voters_in(db, election_id)[0]
+    token = crypto.ballot_link_token(SECRET_KEY, voter["id"], 1)
+    slug = db["elections"].get(election_id)["slug"]
+    assert record["ballot_link"] == f"https://vote.example.org/vote/{slug}/link/{voter['id']}/{token}"
 
 
 def test_add_voter_generates_voter_id_and_password(client, db, election_id):
@@ -247,3 +253,25 @@ def test_roster_pages_need_a_logged_in_admin(client, db, auth, path):
     election_id = make_election(db, auth.create(), state="draft")
     response = client.get(f"/elections/{election_id}/roster{path}")
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+
+
+def test_credentials_sealed_under_another_key_give_a_clear_message(client, db, election_id):
+    make_voters(db, election_id, count=1, secret_key="an-older-secret-key")
+    response = client.get(f"/elections/{election_id}/roster/credentials", follow_redirects=True)
+    assert "cannot be decrypted" in response.get_data(as_text=True)
+    assert response.mimetype == "text/html"
+
+
+def test_upload_and_remove_work_with_csrf_protection_on(app, client, db, election_id):
+    import re
+    app.config["WTF_CSRF_ENABLED"] = True
+    voter_pk = make_voters(db, election_id, count=1)[0]
+    page = client.get(f"/elections/{election_id}/roster").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post(f"/elections/{election_id}/roster/upload", content_type="multipart/form-data",
+                           data={"csrf_token": token, "file": (io.BytesIO(b"email\nz@example.org\n"), "r.csv")},
+                           follow_redirects=True)
+    assert "1 voter added." in response.get_data(as_text=True)
+    assert client.post(f"/elections/{election_id}/roster/{voter_pk}/remove").status_code == 400
+    client.post(f"/elections/{election_id}/roster/{voter_pk}/remove", data={"csrf_token": token})
+    assert [v["email"] for v in voters_in(db, election_id)] == ["z@example.org"]

@@ -306,3 +306,9 @@ def test_parse_reports_roster_clashes_together_with_the_files_own_problems(db, e
     parsed = parse_roster(b"email\nbad\nVoter1@example.org\n", roster_csv.existing_voters(db, election_id))
     assert columns_of(parsed.errors) == [(2, "email"), (3, "email")]
     assert "already on the roster" in parsed.errors[1].message
+
+
+def test_rows_with_several_errors_do_not_count_twice_towards_the_row_limit(monkeypatch):
+    monkeypatch.setattr(roster_csv, "MAX_ROWS", 3)
+    parsed = parse_roster(b"email,name\n,\x01\n,\x01\n,\x01\n")
+    assert len(parsed.errors) == 6 and "more than" not in str(parsed.errors)
