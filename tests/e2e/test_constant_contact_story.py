@@ -1,0 +1,123 @@
+"""Connecting Constant Contact and watching voters leave the list, against the live sandbox."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from eo_cc.db import rows
+from eo_cc.sandbox import store as sandbox_store
+
+from ..factories import make_election, make_voters
+from .steps import cast_ballot, create_admin, log_in
+
+pytestmark = pytest.mark.browser
+
+VOTER_LIST = sandbox_store.DEMO_VOTER_LIST
+CONFIGURED = "now configured to integrate with your Constant Contact account"
+
+
+@pytest.fixture
+def election(cc_site, site_db):
+    """An open election of a logged-out admin, with voter1..3@example.org on its roster."""
+    db = site_db(cc_site)
+    admin_id = create_admin(cc_site)
+    election_id = make_election(db, admin_id, title="Annual Meeting 2026",
+                                questions=[("Who should chair the meeting?", ["Alice", "Bob"], 1)])
+    make_voters(db, election_id, count=3, secret_key=cc_site.app.config["SECRET_KEY"])
+    return {"id": election_id, **db["elections"].get(election_id)}
+
+
+def integration_settings(page, site, election):
+    page.goto(f"{site.url}/elections/{election['id']}")
+    page.get_by_role("link", name="Integration Settings").click()
+    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
+
+
+def grant_access(page, decision="Accept"):
+    """Grant access → sign in at the sandbox → Accept (or Deny) → back on Integration Settings."""
+    page.get_by_role("button", name="Grant access").click()
+    page.get_by_label("Email").fill(sandbox_store.DEMO_EMAIL)
+    page.get_by_label("Password").fill(sandbox_store.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=decision).click()
+    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
+
+
+def use_list(page, name):
+    page.get_by_role("button", name="Select a List").click()
+    row = page.get_by_role("row").filter(has_text=name)
+    row.get_by_role("button", name="Use this list").click()
+    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
+
+
+def list_name(page):
+    return page.locator("li").filter(has_text="List Name:")
+
+
+def connections(site, site_db):
+    return rows(site_db(site), "SELECT admin_id, needs_grant FROM cc_connections")
+
+
+def test_admin_connects_constant_contact_and_chooses_the_voter_list(page, cc_site, election, site_db):
+    log_in(page, cc_site.url, "ada@example.org")
+    integration_settings(page, cc_site, election)
+    expect(list_name(page)).to_contain_text("None yet")
+
+    grant_access(page)
+    expect(page.get_by_text(CONFIGURED)).to_be_visible()
+    assert [c["needs_grant"] for c in connections(cc_site, site_db)] == [0]
+
+    use_list(page, VOTER_LIST)
+    expect(list_name(page)).to_contain_text(VOTER_LIST)
+    chosen = site_db(cc_site)["elections"].get(election["id"])
+    assert chosen["cc_list_name"] == VOTER_LIST
+
+
+def test_denying_access_leaves_everything_as_it_was(page, cc_site, election, site_db):
+    log_in(page, cc_site.url, "ada@example.org")
+    integration_settings(page, cc_site, election)
+
+    grant_access(page, decision="Deny")
+
+    expect(page.get_by_text("You did not grant access; nothing changed.")).to_be_visible()
+    expect(page.get_by_text(CONFIGURED)).to_have_count(0)
+    expect(page.get_by_role("button", name="Grant access")).to_be_visible()
+    expect(list_name(page)).to_contain_text("None yet")
+    assert connections(cc_site, site_db) == []
+
+
+def test_disconnecting_forgets_the_connection_and_offers_grant_access_again(page, cc_site, election,
+                                                                           site_db):
+    log_in(page, cc_site.url, "ada@example.org")
+    integration_settings(page, cc_site, election)
+    grant_access(page)
+    use_list(page, VOTER_LIST)
+
+    page.get_by_role("button", name="Disconnect").click()
+
+    expect(page.get_by_text("Disconnected from Constant Contact.")).to_be_visible()
+    expect(page.get_by_role("button", name="Grant access")).to_be_visible()
+    expect(page.get_by_role("button", name="Select a List")).to_have_count(0)
+    assert connections(cc_site, site_db) == []
+
+
+def test_sync_now_removes_a_voter_who_voted_from_the_list(page, new_page, cc_site, election):
+    sandbox = cc_site.sandbox
+    log_in(page, cc_site.url, "ada@example.org")
+    integration_settings(page, cc_site, election)
+    grant_access(page)
+    use_list(page, VOTER_LIST)
+
+    cast_ballot(new_page(), f"{cc_site.url}/vote/{election['slug']}", "V0001", "pw-1",
+                {"Who should chair the meeting?": ["Alice"]})
+    page.reload()
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_role("status").filter(has_text="Your list is up to date")).to_be_visible()
+
+    sandbox_list = new_page()
+    sandbox_list.goto(f"{sandbox.url}/_sandbox/")
+    sandbox_list.get_by_role("link", name=VOTER_LIST).click()
+    expect(sandbox_list).to_have_url(re.compile(r"/_sandbox/lists/[^/]+$"))
+    expect(sandbox_list.get_by_role("heading", name=VOTER_LIST)).to_be_visible()
+    expect(sandbox_list.get_by_text("voter2@example.org", exact=True)).to_be_visible()
+    expect(sandbox_list.get_by_text("voter1@example.org", exact=True)).to_have_count(0)
