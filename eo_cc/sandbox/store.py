@@ -28,7 +28,8 @@ def new_id():
 
 
 def open_db(path):
-    """Connect to the sandbox database at path and bring its schema up to date."""
+    """Connect to the sandbox database at path (created with its folder) and bring its schema up to date."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = connect(path)
     migrations.apply(db)
     return db
