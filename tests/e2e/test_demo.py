@@ -1,4 +1,13 @@
-"""The demo's seed data: there once, however often `make demo` runs."""
+"""`make demo`: its seed data is there once however often it runs, and Ctrl-C stops it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import pytest
 
 from eo_cc import clock, demo
@@ -6,6 +15,7 @@ from eo_cc.crypto import Box
 from eo_cc.db import connect, migrate, one, rows
 
 SECRET_KEY = "demo-test-secret-key"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -75,3 +85,48 @@ def test_sandbox_config_points_every_cc_url_at_the_sandbox():
     assert config["CC_ACCESS_TOKEN_URL"] == "http://127.0.0.1:5001/oauth2/default/v1/token"
     assert config["CC_REVOKE_URL"] == "http://127.0.0.1:5001/oauth2/default/v1/revoke"
     assert config["CC_API_BASE_URL"] == "http://127.0.0.1:5001/v3"
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_line(process, text, timeout=60):
+    """Read the demo's output until a line contains text; return everything read."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"no {text!r} in the demo's output:\n{''.join(seen)}")
+
+
+def test_make_demo_serves_site_and_sandbox_and_ctrl_c_stops_both(tmp_path):
+    site_port, sandbox_port = free_port(), free_port()
+    env = {**os.environ, "EO_CC_INSTANCE_PATH": str(tmp_path), "EO_CC_DEMO_PORT": str(site_port),
+           "EO_CC_SANDBOX_PORT": str(sandbox_port), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "demo.py")], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        banner = wait_for_line(process, "Ctrl-C stops both")
+        for expected in (f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{sandbox_port}",
+                         demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD, "demo@cc-sandbox.test", "Voter ID V0001"):
+            assert expected in banner
+        login_page = urllib.request.urlopen(f"http://127.0.0.1:{site_port}/auth/login", timeout=10)
+        sandbox_page = urllib.request.urlopen(f"http://127.0.0.1:{sandbox_port}/_sandbox/", timeout=10)
+        assert "Log in" in login_page.read().decode()
+        assert "Annual Meeting 2026" in sandbox_page.read().decode()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+        assert "stopped" in process.stdout.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{sandbox_port}/_sandbox/", timeout=2)
