@@ -10,7 +10,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from . import cc_api, clock
+from . import cc_tokens, clock
 from .cc_api import CCError, GrantRevoked, QuotaExceeded
 from .db import one, rows
 from .sync_ledger import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
@@ -119,10 +119,11 @@ class _Run:
     def __init__(self, db, config, *, dry_run, verbose, echo, sleep, client_factory, poll_seconds):
         self.db, self.config = db, config
         self.dry_run, self.verbose, self.echo, self.sleep = dry_run, verbose, echo, sleep
-        self.client_factory = client_factory or _default_client_factory
+        self.client_factory = client_factory or cc_tokens.make_client
         self.poll_seconds = (poll_seconds if poll_seconds is not None
                              else config.get("CC_SYNC_POLL_SECONDS", DEFAULT_POLL_SECONDS))
-        self.pacer = cc_api.Pacer(float(config.get("CC_REQUESTS_PER_SECOND") or 4))
+        # One pacer per process and rate: every election, and the web pages, share CC's 4/s.
+        self.pacer = cc_tokens.shared_pacer(config.get("CC_REQUESTS_PER_SECOND") or 4)
         self.ledger = RequestLedger(db, int(config.get("CC_DAILY_REQUEST_BUDGET") or 10000))
         self.clients = {}          # admin_id -> Client, or the GrantRevoked that stopped it
         self.stop_reason = None    # quota or budget: stop every election
@@ -141,6 +142,9 @@ class _Run:
             message = "Nothing to sync: no voter who voted is waiting to be removed."
             self.echo(message)
             return RunResult(0, message)
+        if self.verbose:
+            self.echo(f"Syncing {len(elections)} election(s) with Constant Contact"
+                      + (" (dry run)" if self.dry_run else ""))
         run_id = self._start_record()
         jobs = [self._prepare(election) for election in elections]
         self._submit_round_robin(jobs)
@@ -219,8 +223,6 @@ class _Run:
     def _mark_needs_grant(self, admin_id, reason):
         row = one(self.db, "SELECT needs_grant FROM cc_connections WHERE admin_id = ?", [admin_id])
         if row is not None and not row["needs_grant"]:
-            from . import cc_tokens
-
             cc_tokens.mark_needs_grant(self.db, admin_id, reason)
 
     def call(self, fn, *args):
@@ -301,10 +303,13 @@ class _Run:
                 "activity_id": activity_id, "election_id": job.election["id"],
                 "list_id": job.list_id, "contact_count": len(batch),
                 "state": activity.get("state") or "initialized", "submitted_at": now}, replace=True)
+            # Only while the election still uses this list: choosing another list meanwhile
+            # re-queued these voters for the new one.
             self.db.conn.executemany(
                 "UPDATE cc_removals SET state = 'submitted', activity_id = ?, list_id = ?, "
-                "contact_id = ?, updated_at = ? WHERE id = ? AND state = 'queued'",
-                [(activity_id, job.list_id, contact_id, now, removal_id)
+                "contact_id = ?, updated_at = ? WHERE id = ? AND state = 'queued' AND "
+                "(SELECT cc_list_id FROM elections WHERE id = cc_removals.election_id) = ?",
+                [(activity_id, job.list_id, contact_id, now, removal_id, job.list_id)
                  for removal_id, contact_id in batch])
         job.pending.add(activity_id)
         job.result.submitted += len(batch)
@@ -373,12 +378,6 @@ class _Run:
                 {"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
                  "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
                  "error": r.error} for r in result.elections)
-
-
-def _default_client_factory(db, config, admin_id, *, pacer=None, on_request=None):
-    from . import cc_tokens
-
-    return cc_tokens.make_client(db, config, admin_id, pacer=pacer, on_request=on_request)
 
 
 def _run_message(result, dry_run):

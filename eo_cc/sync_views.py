@@ -16,7 +16,7 @@ from .sync_status import not_in_list_emails, sync_status, verdict
 
 bp = Blueprint("sync", __name__)
 
-SYNC_NOW_POLL_SECONDS = 20   # a web request should not wait long; the next run polls the rest
+SYNC_NOW_POLL_SECONDS = 10   # a web request should not wait long; the next run polls the rest
 
 
 def lock_path(app):
