@@ -225,6 +225,35 @@ def test_a_run_killed_after_submitting_polls_that_activity_next_time(app, db, sy
     assert result.elections[0].removed == 3
 
 
+def test_an_activity_cc_no_longer_knows_is_requeued_and_resubmitted(cc, db, sync, election):
+    cc.add_list(emails=emails(2))
+    queue(db, election, emails(2))
+    db.execute("UPDATE cc_removals SET state = 'submitted', activity_id = 'act-gone'")
+    cc.mocker.get("https://api.test/v3/activities/act-gone", status_code=404,
+                  json=[{"error_key": "not_found", "error_message": "Activity not found"}])
+    sync()
+    assert states(db, election) == {"done": 2}
+    assert cc.posted == [["c-1", "c-2"]]
+
+
+def test_choosing_another_list_during_a_run_leaves_its_voters_queued_for_the_new_list(
+        cc, db, sync, election):
+    cc.add_list(emails=emails(2))
+    queue(db, election, emails(2))
+
+    def change_list_then_answer(request, context):
+        db.execute("UPDATE elections SET cc_list_id = 'list-new'")
+        context.status_code = 201
+        return {"activity_id": "act-old", "state": "initialized"}
+
+    cc.mocker.post("https://api.test/v3/activities/remove_list_memberships",
+                   json=change_list_then_answer)
+    cc.activities["act-old"] = {"ids": ["c-1", "c-2"], "list_id": LIST_ID,
+                                "states": ["completed"], "polls": 0}
+    sync()
+    assert states(db, election) == {"queued": 2}
+
+
 # --- tokens ------------------------------------------------------------------------------
 
 def test_expired_token_is_refreshed_once_and_the_rotated_refresh_token_saved(cc, db, sync):
