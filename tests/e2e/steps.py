@@ -2,6 +2,7 @@
 from playwright.sync_api import expect
 
 from eo_cc.db import connect
+from eo_cc.sandbox import store as sandbox_store
 
 from ..factories import ADMIN_PASSWORD, make_admin
 
@@ -46,3 +47,33 @@ def cast_ballot(page, voters_page, voter_id, password, choices):
     page.get_by_role("button", name="Cast ballot").click()
     expect(page.get_by_role("heading", name="Your receipt code")).to_be_visible()
     return page.locator(".receipt").inner_text().strip()
+
+
+def grant_access(page, decision="Accept"):
+    """Grant access → sign in at the sandbox → Accept (or Deny) → back on Integration Settings."""
+    page.get_by_role("button", name="Grant access").click()
+    page.get_by_label("Email").fill(sandbox_store.DEMO_EMAIL)
+    page.get_by_label("Password").fill(sandbox_store.DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name=decision).click()
+    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
+
+
+def use_list(page, name):
+    page.get_by_role("button", name="Select a List").click()
+    row = page.get_by_role("row").filter(has_text=name)
+    row.get_by_role("button", name="Use this list").click()
+    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
+
+
+def sync_now(page):
+    """Press Sync now on Integration Settings and wait for the verdict."""
+    page.get_by_role("button", name="Sync now").click()
+    expect(page.get_by_role("status").filter(has_text="Your list is up to date")).to_be_visible()
+
+
+def open_sandbox_list(page, sandbox_url, name):
+    """The sandbox's page of one list, reached from its home page like a person would."""
+    page.goto(f"{sandbox_url}/_sandbox/")
+    page.get_by_role("link", name=name).click()
+    expect(page.get_by_role("heading", name=name)).to_be_visible()

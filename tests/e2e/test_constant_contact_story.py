@@ -1,6 +1,4 @@
 """Connecting Constant Contact and watching voters leave the list, against the live sandbox."""
-import re
-
 import pytest
 from playwright.sync_api import expect
 
@@ -8,7 +6,8 @@ from eo_cc.db import rows
 from eo_cc.sandbox import store as sandbox_store
 
 from ..factories import make_election, make_voters
-from .steps import cast_ballot, create_admin, log_in
+from .steps import (cast_ballot, create_admin, grant_access, log_in, open_sandbox_list, sync_now,
+                    use_list)
 
 pytestmark = pytest.mark.browser
 
@@ -24,29 +23,12 @@ def election(cc_site, site_db):
     election_id = make_election(db, admin_id, title="Annual Meeting 2026",
                                 questions=[("Who should chair the meeting?", ["Alice", "Bob"], 1)])
     make_voters(db, election_id, count=3, secret_key=cc_site.app.config["SECRET_KEY"])
-    return {"id": election_id, **db["elections"].get(election_id)}
+    return db["elections"].get(election_id)
 
 
 def integration_settings(page, site, election):
     page.goto(f"{site.url}/elections/{election['id']}")
     page.get_by_role("link", name="Integration Settings").click()
-    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
-
-
-def grant_access(page, decision="Accept"):
-    """Grant access → sign in at the sandbox → Accept (or Deny) → back on Integration Settings."""
-    page.get_by_role("button", name="Grant access").click()
-    page.get_by_label("Email").fill(sandbox_store.DEMO_EMAIL)
-    page.get_by_label("Password").fill(sandbox_store.DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name=decision).click()
-    expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
-
-
-def use_list(page, name):
-    page.get_by_role("button", name="Select a List").click()
-    row = page.get_by_role("row").filter(has_text=name)
-    row.get_by_role("button", name="Use this list").click()
     expect(page.get_by_role("heading", name="Constant Contact Settings")).to_be_visible()
 
 
@@ -111,13 +93,9 @@ def test_sync_now_removes_a_voter_who_voted_from_the_list(page, new_page, cc_sit
     cast_ballot(new_page(), f"{cc_site.url}/vote/{election['slug']}", "V0001", "pw-1",
                 {"Who should chair the meeting?": ["Alice"]})
     page.reload()
-    page.get_by_role("button", name="Sync now").click()
-    expect(page.get_by_role("status").filter(has_text="Your list is up to date")).to_be_visible()
+    sync_now(page)
 
     sandbox_list = new_page()
-    sandbox_list.goto(f"{sandbox.url}/_sandbox/")
-    sandbox_list.get_by_role("link", name=VOTER_LIST).click()
-    expect(sandbox_list).to_have_url(re.compile(r"/_sandbox/lists/[^/]+$"))
-    expect(sandbox_list.get_by_role("heading", name=VOTER_LIST)).to_be_visible()
+    open_sandbox_list(sandbox_list, sandbox.url, VOTER_LIST)
     expect(sandbox_list.get_by_text("voter2@example.org", exact=True)).to_be_visible()
     expect(sandbox_list.get_by_text("voter1@example.org", exact=True)).to_have_count(0)
