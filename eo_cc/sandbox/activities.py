@@ -8,6 +8,7 @@ from .store import new_id, stamp
 
 MAX_CONTACTS = 500
 MAX_LISTS = 50
+MAX_QUEUED = 1000  # CC answers 429 beyond this many unfinished activities per account
 FAILURE_MESSAGES = {
     "failed": "The activity failed to complete.",
     "timed_out": "The activity timed out before completing.",
@@ -44,6 +45,12 @@ def create(db, account_id, contact_ids, list_ids, delay, outcome):
            "outcome": outcome, "created_at": stamp(), "due_at": time.time() + delay}
     db["activities"].insert(row)
     return describe(get(db, row["activity_id"], account_id), delay)
+
+
+def queued(db, account_id):
+    """How many of the account's activities are still unfinished."""
+    return db.execute("SELECT count(*) FROM activities WHERE state = 'initialized' AND account_id = ?",
+                      [account_id]).fetchone()[0]
 
 
 def get(db, activity_id, account_id):

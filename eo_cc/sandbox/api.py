@@ -209,6 +209,9 @@ def remove_list_memberships():
         contact_ids, list_ids = activities.validate(g.db, g.grant["account_id"], body)
     except ValueError as error:
         return errors(400, "activity.invalid", str(error))
+    if activities.queued(g.db, g.grant["account_id"]) >= activities.MAX_QUEUED:
+        g.error_key = "throttled"
+        return jsonify({"error_key": "throttled", "error_message": "Too many queued activities."}), 429
     settings = sandbox()
     activity = activities.create(g.db, g.grant["account_id"], contact_ids, list_ids,
                                  settings.activity_delay, settings.faults.activity_outcome)
