@@ -71,18 +71,15 @@ def mark_needs_grant(db, admin_id, reason):
                "WHERE admin_id = ?", [reason, clock.iso(), admin_id])
 
 
-def delete_connection(db, admin_id, secret_key=None):
-    """Forget the connection; returns its decrypted token so it can be revoked (or None).
-
-    secret_key defaults to the running Flask app's SECRET_KEY (the web page that calls this).
-    """
+def delete_connection(db, secret_key, admin_id):
+    """Forget the connection; returns its decrypted token so it can be revoked (or None)."""
     with db.atomic():
         row = one(db, "SELECT * FROM cc_connections WHERE admin_id = ?", [admin_id])
         db.execute("DELETE FROM cc_connections WHERE admin_id = ?", [admin_id])
     if row is None:
         return None
     try:
-        return _token_from_row(Box(secret_key or _app_secret_key(), BOX_PURPOSE), row)
+        return _token_from_row(Box(secret_key, BOX_PURPOSE), row)
     except ValueError:
         return {}  # undecryptable: deleted, but there is nothing we could revoke
 
@@ -195,13 +192,6 @@ def token_endpoint_errors():
                       retryable=True) from error
     except ValueError as error:  # Authlib: the token endpoint answered with something not JSON
         raise CCError(None, "token_endpoint", str(error), retryable=True) from error
-
-
-def _app_secret_key():
-    # Imported here, not at the top: the cron job uses this module without Flask.
-    from flask import current_app
-
-    return current_app.config["SECRET_KEY"]
 
 
 def _token_from_row(box, row):

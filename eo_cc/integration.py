@@ -255,7 +255,7 @@ def disconnect(election_id):
     """Forget the admin's CC connection (all their elections) and revoke it at CC, best effort."""
     load_election(election_id)
     db = get_db()
-    token = cc_tokens.delete_connection(db, current_user.id)
+    token = cc_tokens.delete_connection(db, current_app.config["SECRET_KEY"], current_user.id)
     if token is None:
         flash("There was no Constant Contact connection to disconnect.", "info")
         return redirect(settings_url(election_id))

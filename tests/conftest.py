@@ -7,6 +7,13 @@ from eo_cc.db import connect, migrate
 from .factories import ADMIN_PASSWORD, make_admin
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request, monkeypatch):
+    """OWASP-strength hashing costs ~0.5 s a call; tests use a cheap method unless marked."""
+    if "real_password_hashing" not in request.keywords:
+        monkeypatch.setattr("eo_cc.auth.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
     monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
