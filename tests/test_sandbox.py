@@ -491,3 +491,66 @@ def test_seeding_100000_contacts_takes_seconds(sandbox):
     later = api(sandbox, token, body["_links"]["next"]["href"]).json()
     assert later["contacts"][0]["email_address"]["address"] == "member00500@example.org"
     assert time.monotonic() - started < 5
+
+
+def test_activity_reports_processing_with_percent_done_before_it_completes(tmp_path):
+    with start(tmp_path, activity_delay=3) as sandbox:
+        token = grant(sandbox)
+        voters = lists_by_name(sandbox, token)["Annual Meeting 2026 — Eligible Voters"]["list_id"]
+        activity = remove(sandbox, token, contact_ids(sandbox, token, "voter5@example.org"), voters).json()
+        time.sleep(1.5)
+        body = api(sandbox, token, f"/v3/activities/{activity['activity_id']}").json()
+        assert body["state"] == "processing"
+        assert 0 < body["percent_done"] < 100
+        assert "voter5@example.org" in member_emails(sandbox, voters)
+
+
+def test_unknown_activity_is_404(sandbox):
+    response = api(sandbox, grant(sandbox), "/v3/activities/no-such-activity")
+    assert response.status_code == 404
+    assert response.json()[0]["error_key"] == "not.found"
+
+
+def test_token_endpoint_can_be_paced(tmp_path):
+    with start(tmp_path, token_requests_per_second=1) as sandbox:
+        token = grant(sandbox)
+        response = refresh(sandbox, token["refresh_token"])
+        assert response.status_code == 429
+        time.sleep(1.05)
+        assert refresh(sandbox, token["refresh_token"]).status_code == 200
+
+
+def test_limits_can_be_changed_while_running(sandbox):
+    token = grant(sandbox)
+    changed = requests.post(f"{sandbox.url}/_sandbox/limits", json={"daily_quota": 1, "reset_usage": True})
+    assert changed.json()["daily_quota"] == 1
+    assert api(sandbox, token, "/v3/contact_lists").status_code == 200
+    assert api(sandbox, token, "/v3/contact_lists").json()["error_key"] == "quota_exceeded"
+    assert requests.get(f"{sandbox.url}/_sandbox/stats").json()["quota_exceeded"] == 1
+
+
+def test_seed_returns_ids_that_the_api_shows(sandbox):
+    seeded = requests.post(f"{sandbox.url}/_sandbox/seed", json={
+        "account": {"email": "Other@Example.org", "password": "pw", "name": "Other Club"},
+        "lists": [{"name": "Members", "emails": ["a@example.org", "B@example.org"]}]}).json()
+    assert seeded["lists"][0]["member_count"] == 2
+    members = requests.get(f"{sandbox.url}/_sandbox/lists/{seeded['lists'][0]['list_id']}/members.json").json()
+    assert members["emails"] == ["a@example.org", "b@example.org"]
+    demo_lists = lists_by_name(sandbox, grant(sandbox))
+    assert "Members" not in demo_lists  # another account's list stays in its account
+
+
+@pytest.mark.parametrize("body", [{}, {"account": {"password": "x"}}, {"account": {"email": "x@y.z"},
+                                                                           "lists": [{"emails": []}]}])
+def test_bad_seed_data_is_a_400(sandbox, body):
+    response = requests.post(f"{sandbox.url}/_sandbox/seed", json=body)
+    assert response.status_code == 400
+    assert response.json()["error"]
+
+
+def test_controls_answer_only_on_the_loopback_address(tmp_path):
+    from eo_cc.sandbox.app import create_app
+
+    client = create_app(tmp_path / "sandbox.sqlite").test_client()
+    assert client.get("/_sandbox/stats", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
+    assert client.get("/_sandbox/stats", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200

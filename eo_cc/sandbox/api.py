@@ -113,7 +113,7 @@ def contacts():
     state = query_state({"after": 0, "email": None, "lists": None, "status": None, "include": None,
                          "total": None})
     query = ContactQuery(state)
-    if state["total"] is None:  # counted once, then carried in the cursor: counting a big list is slow
+    if "cursor" not in request.args or state["total"] is None:  # counted once, then carried in the cursor: counting a big list is slow
         state["total"] = g.db.execute(query.count_sql(), query.params).fetchone()[0]
     found = rows(g.db, query.page_sql(), [*query.params, int(state["after"]), limit + 1])
     page = found[:limit]
