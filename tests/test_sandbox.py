@@ -554,3 +554,21 @@ def test_controls_answer_only_on_the_loopback_address(tmp_path):
     client = create_app(tmp_path / "sandbox.sqlite").test_client()
     assert client.get("/_sandbox/stats", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 403
     assert client.get("/_sandbox/stats", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+
+
+def test_another_account_can_take_over_a_pending_authorization(sandbox):
+    requests.post(f"{sandbox.url}/_sandbox/seed", json={
+        "account": {"email": "treasurer@example.org", "password": "pw-2", "name": "Treasurer"},
+        "lists": [{"name": "Treasurer's list", "emails": ["t@example.org"]}]}).raise_for_status()
+    browser = requests.Session()
+    authorize(sandbox, browser)  # signs in as the demo account
+    browser.get(sandbox.authorize_url, params={
+        "client_id": DEMO_CLIENT_ID, "redirect_uri": REDIRECT_URI, "response_type": "code", "state": "s2"})
+    page = browser.post(f"{sandbox.url}/oauth2/default/v1/signout", data={"switch": "1"})
+    assert "Sign in" in page.text
+    page = browser.post(page.url, data={"email": "treasurer@example.org", "password": "pw-2"})
+    request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
+    answer = browser.post(page.url, data={"request_id": request_id, "decision": "accept"}, allow_redirects=False)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    token = exchange(sandbox, code).json()
+    assert list(lists_by_name(sandbox, token)) == ["Treasurer's list"]

@@ -55,16 +55,23 @@ def encode_cursor(state):
 
 def decode_cursor(text):
     try:
-        return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        state = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
     except ValueError:
-        raise QueryError("cursor is not valid.") from None
+        state = None
+    if not isinstance(state, dict) or not isinstance(state.get("after"), int):
+        raise QueryError("cursor is not valid.")
+    return state
+
+
+CURSOR_ONLY = {"after", "total"}  # carried by the cursor, never taken from the query string
 
 
 def query_state(defaults):
     """The query's filters: from the cursor when paging on, else from the query string."""
     if "cursor" in request.args:
         return {**defaults, **decode_cursor(request.args["cursor"])}
-    return {key: request.args.get(key, default) for key, default in defaults.items()}
+    return {key: default if key in CURSOR_ONLY else request.args.get(key, default)
+            for key, default in defaults.items()}
 
 
 def page_links(path, state, last_id, limit, has_more):
@@ -113,7 +120,7 @@ def contacts():
     state = query_state({"after": 0, "email": None, "lists": None, "status": None, "include": None,
                          "total": None})
     query = ContactQuery(state)
-    if "cursor" not in request.args or state["total"] is None:  # counted once, then carried in the cursor: counting a big list is slow
+    if state["total"] is None:  # counted once, then carried in the cursor: counting a big list is slow
         state["total"] = g.db.execute(query.count_sql(), query.params).fetchone()[0]
     found = rows(g.db, query.page_sql(), [*query.params, int(state["after"]), limit + 1])
     page = found[:limit]

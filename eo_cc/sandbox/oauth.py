@@ -71,7 +71,12 @@ def signin():
 
 @bp.post("/signout")
 def signout():
+    """Sign out of the sandbox; from the Accept page, sign in as someone else for the same request."""
+    pending = session.get("authorization") if request.form.get("switch") else None
     session.clear()
+    if pending:
+        session["authorization"] = pending
+        return redirect(url_for("oauth.signin"))
     return redirect(url_for("control.index"))
 
 
