@@ -436,7 +436,8 @@ def test_failing_activities_remove_nobody(sandbox, outcome):
     assert "voter3@example.org" in member_emails(sandbox, voters)
 
 
-@pytest.mark.parametrize("settings", [{"error_500": 2}, {"nonsense": 1}, {"activity_outcome": "lost"}])
+@pytest.mark.parametrize("settings", [{"error_500": 2}, {"nonsense": 1}, {"activity_outcome": "lost"},
+                                      {"drop": 0.6, "slow": 0.6}, ["drop"], {"slow_seconds": "long"}])
 def test_bad_fault_settings_are_refused(sandbox, settings):
     response = requests.post(f"{sandbox.url}/_sandbox/faults", json=settings)
     assert response.status_code == 400

@@ -16,7 +16,9 @@ def sandbox():
 def json_body():
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        abort(jsonify({"error": "Send a JSON object with Content-Type: application/json."}), 400)
+        response = jsonify({"error": "Send a JSON object with Content-Type: application/json."})
+        response.status_code = 400
+        abort(response)
     return body
 
 

@@ -90,6 +90,11 @@ class Faults:
             share = values.get(kind, 0.0)
             if not isinstance(share, (int, float)) or not 0 <= share <= 1:
                 raise ValueError(f"{kind} must be a share between 0 and 1")
+        slow_seconds = values.get("slow_seconds", 0)
+        if not isinstance(slow_seconds, (int, float)) or slow_seconds < 0:
+            raise ValueError("slow_seconds must be a number of seconds")
+        if not isinstance(values.get("seed", 0), (int, type(None))):
+            raise ValueError("seed must be an integer")
         if sum(values.get(k, 0.0) for k in FAULT_KINDS) > 1:
             raise ValueError("the fault shares add up to more than 1")
         if values.get("activity_outcome", "completed") not in ACTIVITY_OUTCOMES:
