@@ -38,8 +38,11 @@ class UploadForm(FlaskForm):
 class VoterForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired()])
     name = StringField("Name")
-    voter_id = StringField("Voter ID", description="Leave blank and eo_cc makes one up.")
-    password = StringField("Password", description="Leave blank and eo_cc makes one up.")
+    # Plain text, never autofilled: the admin sets the voter's credentials, not their own.
+    voter_id = StringField("Voter ID", description="Leave blank and eo_cc makes one up.",
+                           render_kw={"autocomplete": "off"})
+    password = StringField("Password", description="Leave blank and eo_cc makes one up.",
+                           render_kw={"autocomplete": "off"})
 
 
 # --- helpers -------------------------------------------------------------------------------
