@@ -99,8 +99,11 @@ def create():
     return render_template("elections/form.html", form=form, election=None)
 
 
-def _changes(election, values):
-    return ", ".join(f"{name}: {election[name] or '—'} → {value or '—'}"
+def _changes(election, values, form):
+    """What changed, for the audit log, in the words of the form's labels."""
+    def shown(value):
+        return {0: "off", 1: "on"}.get(value, value) if isinstance(value, int) else (value or "—")
+    return ", ".join(f"{form[name].label.text.split(' (')[0]}: {shown(election[name])} → {shown(value)}"
                      for name, value in values.items() if election[name] != value)
 
 
@@ -116,7 +119,7 @@ def edit(election_id):
     if form.validate_on_submit():
         values = {"title": form.title.data.strip(), "description": form.description.data.strip(),
                   **form.window()}
-        changes = _changes(election, values)
+        changes = _changes(election, values, form)
         if changes:
             get_db()["elections"].update(election_id, {**values, "updated_at": clock.iso()})
             record(election_id, "edited the election", changes)
@@ -219,7 +222,7 @@ def settings(election_id):
     if form.validate_on_submit():
         values = {name: int(form[name].data)
                   for name in ("has_announcement_email", "has_reminder_emails", "has_live_results")}
-        changes = _changes(election, values)
+        changes = _changes(election, values, form)
         with db.atomic():
             if changes:
                 db["elections"].update(election_id, {**values, "updated_at": clock.iso()})

@@ -250,7 +250,9 @@ def test_settings_checkboxes_default_on_and_persist_when_unticked(client, admin,
     election = election_row(db, election_id)
     assert (election["has_announcement_email"], election["has_reminder_emails"],
             election["has_live_results"]) == (0, 0, 1)
-    assert audit_actions(db, election_id) == ["changed settings"]
+    [entry] = db.query("SELECT * FROM audit_log WHERE election_id = ?", [election_id])
+    assert entry["action"] == "changed settings"
+    assert "Send the announcement email from eo_cc: on → off" in entry["detail"]
 
 
 def test_settings_add_a_reminder_in_the_admins_timezone_and_remove_it(client, admin, db):
