@@ -18,11 +18,16 @@ def zone(name):
 def to_utc_iso(local, tzname):
     """A naive wall-clock datetime in tzname as stored UTC text.
 
-    Raises ValueError for a time that does not exist there (skipped by a clock change).
+    Raises ValueError for a time that does not exist there (skipped by a clock change)
+    or that falls off the calendar in UTC (year 1 or 9999).
     """
     tz = zone(tzname)
     aware = local.replace(tzinfo=tz)
-    if aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None) != local:
+    try:
+        round_trip = aware.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+    except OverflowError:
+        raise ValueError("That date is out of range.") from None
+    if round_trip != local:
         raise ValueError(f"{local:%H:%M} on {local:%d %b %Y} does not exist in {tz.key} "
                          "(the clocks change then).")
     return clock.iso(aware)

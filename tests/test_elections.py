@@ -69,6 +69,7 @@ def test_create_form_labels_times_with_the_admins_timezone(client, admin, db):
     ({"opens_at": "2020-01-15T09:00"}, "Choose a time in the future"),
     ({"title": ""}, "This field is required."),
     ({"opens_at": "next tuesday"}, "Not a valid datetime value."),
+    ({"closes_at": "9999-12-31T23:59"}, "That date is out of range."),
     # 02:30 on 10 March 2030 is skipped in New York when the clocks go forward.
     ({"opens_at": "2030-03-10T02:30", "closes_at": "2030-03-11T09:00"}, "does not exist in America/New_York"),
 ])

@@ -34,3 +34,12 @@ def test_format_local_names_the_zone_and_says_when_unset():
     assert format_local("2030-01-15T14:00:00+00:00", "Europe/London", with_zone=False) == \
         "Tue 15 Jan 2030, 14:00"
     assert format_local(None, "UTC") == "not set"
+
+
+@pytest.mark.parametrize("local, tzname", [
+    (datetime(9999, 12, 31, 23, 59), "America/Los_Angeles"),
+    (datetime(1, 1, 1, 0, 0), "Asia/Tokyo"),
+])
+def test_a_time_off_the_calendar_in_utc_is_refused(local, tzname):
+    with pytest.raises(ValueError, match="out of range"):
+        to_utc_iso(local, tzname)
