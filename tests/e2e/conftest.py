@@ -12,15 +12,13 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from eo_cc import create_app
+from eo_cc import create_app, demo
 from eo_cc.db import connect, migrate
 
 
 CHROMIUM = os.environ.get("EO_CC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-SANDBOX_CLIENT_ID = "eo-cc-demo"
-SANDBOX_CLIENT_SECRET = "eo-cc-demo-secret"
 ACTION_TIMEOUT_MS = 10_000
 
 
@@ -28,6 +26,7 @@ class LiveServer:
     """A WSGI app served by werkzeug in a daemon thread."""
 
     def __init__(self, app):
+        self.app = app
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -114,14 +113,7 @@ def site_config(instance, sandbox_url=None):
         "CC_REQUESTS_PER_SECOND": 1000,
     }
     if sandbox_url:
-        config.update(
-            CC_CLIENT_ID=SANDBOX_CLIENT_ID,
-            CC_CLIENT_SECRET=SANDBOX_CLIENT_SECRET,
-            CC_AUTHORIZE_URL=f"{sandbox_url}/oauth2/default/v1/authorize",
-            CC_ACCESS_TOKEN_URL=f"{sandbox_url}/oauth2/default/v1/token",
-            CC_REVOKE_URL=f"{sandbox_url}/oauth2/default/v1/revoke",
-            CC_API_BASE_URL=f"{sandbox_url}/v3",
-        )
+        config.update(demo.sandbox_config(sandbox_url))  # the demo client: eo-cc-demo
     return config
 
 
@@ -133,9 +125,7 @@ def start_site(tmp_path, monkeypatch, sandbox_url=None):
     database = connect(app.config["DATABASE"])
     migrate(database)
     database.close()
-    server = LiveServer(app)
-    server.app = app
-    return server
+    return LiveServer(app)
 
 
 @pytest.fixture
@@ -156,7 +146,7 @@ def cc_site(tmp_path, monkeypatch, sandbox):
 
 
 @pytest.fixture
-def site_db(request):
+def site_db():
     """Open the live site's database (for setting up rows and checking outcomes)."""
     opened = []
 
