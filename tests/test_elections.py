@@ -46,8 +46,7 @@ def election_data(**overrides):
 def test_create_converts_the_admins_local_times_to_utc(client, admin, db):
     set_timezone(db, admin, NEW_YORK)
     response = client.post("/elections/new", data=election_data())
-    election = db.execute("SELECT * FROM elections").fetchone()
-    election = db["elections"].get(election[0])
+    [election] = db["elections"].rows
     assert response.headers["Location"] == f"/elections/{election['id']}"
     assert election["opens_at"] == "2030-01-15T14:00:00+00:00"
     assert election["closes_at"] == "2030-01-16T22:30:00+00:00"
