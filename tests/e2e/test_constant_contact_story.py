@@ -99,3 +99,22 @@ def test_sync_now_removes_a_voter_who_voted_from_the_list(page, new_page, cc_sit
     open_sandbox_list(sandbox_list, sandbox.url, VOTER_LIST)
     expect(sandbox_list.get_by_text("voter2@example.org", exact=True)).to_be_visible()
     expect(sandbox_list.get_by_text("voter1@example.org", exact=True)).to_have_count(0)
+
+
+def test_admin_turns_off_eo_cc_mail_when_constant_contact_sends_it(page, cc_site, election, site_db):
+    log_in(page, cc_site.url, "ada@example.org")
+    integration_settings(page, cc_site, election)
+    grant_access(page)
+    use_list(page, VOTER_LIST)
+    expect(page.get_by_text("still sends")).to_be_visible()
+
+    page.get_by_role("link", name="Turn them off in the election settings").click()
+    page.get_by_label("Send the announcement email from eo_cc").uncheck()
+    page.get_by_label("Send reminder emails from eo_cc").uncheck()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+    page.get_by_role("link", name="Integration Settings").click()
+    expect(page.get_by_text("still sends")).to_have_count(0)
+    saved = site_db(cc_site)["elections"].get(election["id"])
+    assert (saved["has_announcement_email"], saved["has_reminder_emails"]) == (0, 0)
