@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from urllib.parse import quote_from_bytes, urlsplit
 
 import pytest
+from flask import url_for
 from werkzeug.datastructures import MultiDict
 
 from eo_cc import cc_tokens, clock, create_app
@@ -324,3 +325,78 @@ def test_every_post_route_is_swept():
     for endpoint in ("elections.create", "elections.edit", "elections.new_question", "roster.upload",
                      "roster.add_voter", "voting.ballot", "voting.election_page", "auth.login"):
         assert endpoint in POST_ENDPOINTS
+
+
+# --- markup that is stored comes back as text ---
+
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def post_election(client, world):
+    client.post("/elections/new", data={"title": SCRIPT, "description": IMG})
+    return "elections.list_elections", {}
+
+
+def post_question(client, world):
+    client.post(f"/elections/{world['election_id']}/questions/new",
+                data={"prompt": SCRIPT, "choices": f"{SCRIPT}\n{IMG}", "max_choices": "1"})
+    return "elections.questions", {"election_id": world["election_id"]}
+
+
+def post_voter(client, world):
+    client.post(f"/elections/{world['election_id']}/roster/add",
+                data={"email": "markup@example.org", "name": SCRIPT})
+    return "roster.show", {"election_id": world["election_id"]}
+
+
+def post_roster(client, world):
+    client.post(f"/elections/{world['election_id']}/roster/upload",
+                data={"file": csv_file(f"email,name\nupload@example.org,{SCRIPT}\n")})
+    return "roster.show", {"election_id": world["election_id"]}
+
+
+def post_list_choice(client, world):
+    """The list's name comes from Constant Contact: hostile data from outside, too."""
+    client.post(f"/elections/{world['election_id']}/integration/list", data={"list_id": LIST_ID})
+    return "integration.settings", {"election_id": world["election_id"]}
+
+
+@pytest.mark.parametrize("post", [post_election, post_question, post_voter, post_roster,
+                                  post_list_choice], ids=lambda f: f.__name__)
+def test_stored_markup_is_shown_as_text(app, client, world, post):
+    endpoint, args = post(client, world)
+    with app.test_request_context():
+        page = client.get(url_for(endpoint, **args)).get_data(as_text=True)
+    assert ESCAPED in page  # stored, and shown escaped
+    assert not any(marker in page for marker in MARKERS)
+
+
+def test_question_markup_is_text_on_the_voters_ballot(app, db, admin, client):
+    election = make_election(db, admin, questions=[(SCRIPT, [SCRIPT, IMG], 1)])
+    voter = make_voters(db, election, count=1, secret_key=app.config["SECRET_KEY"])[0]
+    slug = db["elections"].get(election)["slug"]
+    voter_client = app.test_client()
+    sign_in_voter(voter_client, {"voter_id": voter, "slug": slug})
+    page = voter_client.get(f"/vote/{slug}/ballot").get_data(as_text=True)
+    assert page.count(ESCAPED) >= 2  # the legend and a choice's label
+    assert not any(marker in page for marker in MARKERS)
+
+
+# --- an upload past MAX_CONTENT_LENGTH ---
+
+@pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on"])
+def test_a_20_mb_roster_upload_is_refused_with_a_clear_413_and_nothing_imported(app, db, world, client,
+                                                                               csrf):
+    app.config["WTF_CSRF_ENABLED"] = csrf  # on, the CSRF check is the first to read the body
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert limit == 16 * 1024 * 1024
+    row = b"someone@example.org,Some One\n"
+    body = b"email,name\n" + row * (20 * 1024 * 1024 // len(row))
+    before = db.execute("SELECT COUNT(*) FROM voters").fetchone()[0]
+    response = client.post(f"/elections/{world['election_id']}/roster/upload",
+                           data={"file": (io.BytesIO(body), "huge.csv")})
+    assert response.status_code == 413
+    page = response.get_data(as_text=True)
+    assert "File too large" in page and f"at most {limit // (1024 * 1024)} MB" in page
+    assert db.execute("SELECT COUNT(*) FROM voters").fetchone()[0] == before
+    assert not db.execute("SELECT 1 FROM audit_log WHERE action = 'imported roster'").fetchall()
