@@ -105,6 +105,6 @@ def test_voter_cannot_vote_twice(page, new_page, site, tmp_path):
     second_try.get_by_label("Password", exact=True).fill("pia-secret-3")
     second_try.get_by_role("button", name="Sign in to vote").click()
     expect(second_try.get_by_role("button", name="Cast ballot")).to_have_count(0)
-    expect(second_try.get_by_text("already voted")).to_be_visible()
+    expect(second_try.get_by_role("heading", name="You have already voted")).to_be_visible()
     page.reload()
     expect(page.get_by_text("1 of 3 voted")).to_be_visible()
