@@ -1,0 +1,93 @@
+"""Voters cast ballots while another connection holds the database's write lock.
+
+A long write (BEGIN IMMEDIATE held for a few seconds, as a big roster import or a
+sync run might) must make voters wait, not fail: no 500, no lost or doubled ballot.
+The busy timeout in eo_cc/db.py (10 s) is what lets them queue.
+"""
+import re
+import threading
+import time
+
+import pytest
+
+from eo_cc.db import BUSY_TIMEOUT_MS, connect, immediate
+
+from .factories import make_election, make_voters
+
+HOLD_SECONDS = 2.5
+VOTERS = 6
+RECEIPT = re.compile(r'class="receipt">([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})<')
+
+
+@pytest.fixture
+def election(app, db, admin):
+    """An open election with VOTERS voters; returns (slug, [voter ids], {question id: choice id})."""
+    election_id = make_election(db, admin, has_announcement_email=0)
+    voter_ids = make_voters(db, election_id, count=VOTERS, secret_key=app.config["SECRET_KEY"])
+    choices = {row["question_id"]: row["id"] for row in db.query(
+        """SELECT c.question_id, MIN(c.id) AS id FROM choices c JOIN questions q ON q.id = c.question_id
+           WHERE q.election_id = ? GROUP BY c.question_id""", [election_id])}
+    return election_id, db["elections"].get(election_id)["slug"], voter_ids, choices
+
+
+def hold_write_lock(path, locked, released_at):
+    """Take the write lock, write, and keep the transaction open for HOLD_SECONDS."""
+    db = connect(path)
+    try:
+        with immediate(db):
+            db.execute("UPDATE elections SET updated_at = updated_at")
+            locked.set()
+            time.sleep(HOLD_SECONDS)
+            released_at.append(time.monotonic())
+    finally:
+        db.close()
+
+
+def vote(app, slug, number, choices, locked, outcome):
+    """One voter's visit: sign in through the form, cast, read the receipt page."""
+    client = app.test_client()
+    locked.wait(5)
+    started = time.monotonic()
+    try:
+        signed_in = client.post(f"/vote/{slug}", data={"voter_id": f"V{number:04d}",
+                                                       "password": f"pw-{number}"})
+        cast = client.post(f"/vote/{slug}/ballot", data={f"q{q}": str(c) for q, c in choices.items()})
+        receipt = client.get(cast.headers.get("Location", f"/vote/{slug}/voted"))
+        statuses = [signed_in.status_code, cast.status_code, receipt.status_code]
+        found = RECEIPT.search(receipt.get_data(as_text=True))
+        outcome[number] = {"statuses": statuses, "receipt": found and found.group(1).replace("-", ""),
+                           "started": started, "finished": time.monotonic()}
+    except Exception as error:  # noqa: BLE001 -- a crash in a thread must fail the test, not vanish
+        outcome[number] = {"error": repr(error), "statuses": [], "receipt": None}
+
+
+def test_voters_casting_during_a_long_write_wait_and_every_ballot_is_counted_once(app, db, election):
+    assert BUSY_TIMEOUT_MS / 1000 > HOLD_SECONDS * 2  # the lock is released well within the timeout
+    election_id, slug, voter_ids, choices = election
+    locked, released_at, outcome = threading.Event(), [], {}
+    writer = threading.Thread(target=hold_write_lock, args=(app.config["DATABASE"], locked, released_at))
+    voters = [threading.Thread(target=vote, args=(app, slug, n, choices, locked, outcome))
+              for n in range(1, VOTERS + 1)]
+    writer.start()
+    for thread in voters:
+        thread.start()
+    for thread in [writer, *voters]:
+        thread.join(30)
+
+    assert [o.get("error") for o in outcome.values()] == [None] * VOTERS
+    assert all(o["statuses"] == [302, 302, 200] for o in outcome.values()), outcome
+    # The voters really were held up by the lock: they started during it and finished after it.
+    assert all(o["started"] < released_at[0] < o["finished"] for o in outcome.values())
+
+    receipts = {o["receipt"] for o in outcome.values()}
+    assert None not in receipts and len(receipts) == VOTERS
+    stored = {r["receipt_code"] for r in db.query(
+        "SELECT receipt_code FROM ballots WHERE election_id = ?", [election_id])}
+    assert stored == receipts
+    voted = db.execute("SELECT COUNT(*) FROM voters WHERE election_id = ? AND has_voted = 1",
+                       [election_id]).fetchone()[0]
+    queued = db.execute("SELECT COUNT(*) FROM cc_removals WHERE election_id = ?", [election_id]).fetchone()[0]
+    assert len(stored) == voted == queued == VOTERS
+    per_ballot = db.execute("""SELECT COUNT(*) FROM ballot_selections s JOIN ballots b USING (receipt_code)
+                               WHERE b.election_id = ?""", [election_id]).fetchone()[0]
+    assert per_ballot == VOTERS * len(choices)
