@@ -41,6 +41,13 @@ def upload_roster(page, tmp_path, text):
     page.get_by_role("button", name="Upload roster").click()
 
 
+def check_receipt(page, voters_page, code):
+    page.goto(voters_page)
+    page.get_by_role("link", name="Check a receipt code").click()
+    page.get_by_label("Receipt code").fill(code)
+    page.get_by_role("button", name="Check receipt").click()
+
+
 def open_dashboard(page):
     page.get_by_role("link", name="Dashboard").click()
 
@@ -74,6 +81,10 @@ def test_admin_runs_an_election_that_two_voters_vote_in(page, new_page, site, tm
                     {CHAIR: ["Alice"], PROJECTS: ["Garden"]}),
     }
     assert len(receipts) == 2
+    checker = new_page()
+    for code in receipts:
+        check_receipt(checker, voters_page, code)
+        expect(checker.get_by_text("This receipt is in the ballot box")).to_be_visible()
 
     page.reload()
     expect(page.get_by_text("2 of 3 voted")).to_be_visible()
@@ -108,3 +119,16 @@ def test_voter_cannot_vote_twice(page, new_page, site, tmp_path):
     expect(second_try.get_by_role("heading", name="You have already voted")).to_be_visible()
     page.reload()
     expect(page.get_by_text("1 of 3 voted")).to_be_visible()
+
+
+def test_roster_with_a_bad_row_is_refused_whole_with_the_row_and_column_named(page, site, tmp_path):
+    sign_up(page, site.url, "Ada Admin", "ada@example.org", "a long admin password")
+    create_election(page, "Board election 2026")
+
+    upload_roster(page, tmp_path, "email,name\nines@example.org,Ines\nnot-an-email,Omar\n")
+
+    errors = page.get_by_role("alert").filter(has_text="The file was not imported")
+    problem = errors.get_by_role("row").nth(1).get_by_role("cell")
+    expect(problem.nth(0)).to_have_text("3")  # as the spreadsheet numbers it: the header is row 1
+    expect(problem.nth(1)).to_have_text("email")
+    expect(page.get_by_text("No voters yet.")).to_be_visible()
