@@ -5,6 +5,8 @@ from . import clock
 from .db import one
 
 MAX_FAILURES = 5
+# One address may be a whole office or a phone network behind NAT: allow it many more tries.
+MAX_FAILURES_PER_ADDRESS = 50
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 
@@ -15,14 +17,14 @@ def is_locked(db, key):
     return bool(row and row["locked_until"] and clock.parse(row["locked_until"]) > clock.now())
 
 
-def record_failure(db, key):
-    """Count one failure; lock the key once it reaches MAX_FAILURES within WINDOW."""
+def record_failure(db, key, max_failures=MAX_FAILURES):
+    """Count one failure; lock the key once it reaches max_failures within WINDOW."""
     now = clock.now()
     row = one(db, "SELECT * FROM throttles WHERE key = ?", [key])
     if row is None or clock.parse(row["first_failure_at"]) < now - WINDOW:
         row = {"key": key, "failures": 0, "first_failure_at": clock.iso(now), "locked_until": None}
     row["failures"] += 1
-    if row["failures"] >= MAX_FAILURES:
+    if row["failures"] >= max_failures:
         row["locked_until"] = clock.iso(now + LOCKOUT)
     db["throttles"].upsert(row, pk="key")
 

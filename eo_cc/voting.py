@@ -69,8 +69,8 @@ def signed_in_voter(election):
 
 
 def sign_in(election, voter):
-    """Start a fresh session for this voter (a new cookie, nothing carried over)."""
-    session.clear()
+    """Sign this voter in, replacing any earlier voter's session (an admin stays logged in)."""
+    session.pop("receipt", None)
     session["voter"] = {"id": voter["id"], "slug": election["slug"]}
 
 
@@ -112,8 +112,8 @@ def _authenticate(election, form):
     if voter and check_password(voter, form.password.data):
         throttle.clear(db, keys[0])
         return voter
-    for key in keys:
-        throttle.record_failure(db, key)
+    throttle.record_failure(db, keys[0])
+    throttle.record_failure(db, keys[1], throttle.MAX_FAILURES_PER_ADDRESS)
     flash("That Voter ID and password do not match. Check the announcement email and try again.",
           "error")
     return None
@@ -223,8 +223,9 @@ def forgot(slug):
         if any(throttle.is_locked(db, key) for key in keys):
             flash(LOCKED, "error")
         else:
-            for key in keys:  # every request counts: this sends mail
-                throttle.record_failure(db, key)
+            # Every request counts: this sends mail.
+            throttle.record_failure(db, keys[0], throttle.MAX_FAILURES_PER_ADDRESS)
+            throttle.record_failure(db, keys[1])
             _send_new_link(election, email)
             # The same answer either way, so the page does not reveal who is on the roster.
             flash("If that address is on this election's roster, a new personal ballot link is on "
