@@ -9,6 +9,7 @@ from . import clock, roster_csv
 from .auth import create_admin
 from .crypto import Box, random_code
 from .db import one, rows
+from .sandbox import store as sandbox_store
 
 ADMIN_EMAIL = "admin@eo-cc.test"
 ADMIN_PASSWORD = "demo-admin-password"
@@ -21,15 +22,13 @@ QUESTIONS = [
     ("Which projects should we fund next year?",
      ["Community garden", "Lending library", "Youth choir"], 2),
 ]
-SANDBOX_CLIENT_ID = "eo-cc-demo"
-SANDBOX_CLIENT_SECRET = "eo-cc-demo-secret"
 
 
 def sandbox_config(sandbox_url):
-    """The CC_* settings that point eo_cc at a local Constant Contact sandbox."""
+    """The CC_* settings that point eo_cc at a local sandbox, as the app the sandbox's demo registers."""
     return {
-        "CC_CLIENT_ID": SANDBOX_CLIENT_ID,
-        "CC_CLIENT_SECRET": SANDBOX_CLIENT_SECRET,
+        "CC_CLIENT_ID": sandbox_store.DEMO_CLIENT_ID,
+        "CC_CLIENT_SECRET": sandbox_store.DEMO_CLIENT_SECRET,
         "CC_AUTHORIZE_URL": f"{sandbox_url}/oauth2/default/v1/authorize",
         "CC_ACCESS_TOKEN_URL": f"{sandbox_url}/oauth2/default/v1/token",
         "CC_REVOKE_URL": f"{sandbox_url}/oauth2/default/v1/revoke",

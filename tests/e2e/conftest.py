@@ -113,7 +113,7 @@ def site_config(instance, sandbox_url=None):
         "CC_REQUESTS_PER_SECOND": 1000,
     }
     if sandbox_url:
-        config.update(demo.sandbox_config(sandbox_url))  # the demo client: eo-cc-demo
+        config.update(demo.sandbox_config(sandbox_url))
     return config
 
 
