@@ -146,9 +146,12 @@ class _Run:
             self.echo(f"Syncing {len(elections)} election(s) with Constant Contact"
                       + (" (dry run)" if self.dry_run else ""))
         run_id = self._start_record()
-        jobs = [self._prepare(election) for election in elections]
-        self._submit_round_robin(jobs)
-        self._poll(jobs)
+        try:
+            jobs = [self._prepare(election) for election in elections]
+            self._submit_round_robin(jobs)
+            self._poll(jobs)
+        finally:
+            self.ledger.save()
         return self._finish(run_id, jobs)
 
     def _due(self, election_id):

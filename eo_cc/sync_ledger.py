@@ -53,24 +53,44 @@ class RequestLedger:
         self.db = db
         self.budget = budget
         self.requests = 0          # sent by this run
+        self._unsaved = 0          # counted, not yet added to today's row
+        self._saved_used = 0       # today's row when last read
 
     def used_today(self):
-        row = one(self.db, "SELECT requests FROM cc_request_counts WHERE day = ?", [utc_day()])
-        return row["requests"] if row else 0
+        return self._saved_used + self._unsaved
 
     def count(self):
-        """The client's on_request hook: one more request sent today."""
+        """The client's on_request hook: one more request, or BudgetExhausted to veto it.
+
+        It runs between the pacer's slot and the send, so it only counts in memory: a
+        slow database write there would bunch requests up and draw 429s. save() writes.
+        """
+        if self.used_today() >= self.budget:
+            raise self._exhausted()
         self.requests += 1
-        self.db.execute(
-            "INSERT INTO cc_request_counts (day, requests) VALUES (?, 1) "
-            "ON CONFLICT (day) DO UPDATE SET requests = requests + 1", [utc_day()])
+        self._unsaved += 1
+
+    def save(self):
+        """Add the requests counted since the last save to today's row, and re-read it."""
+        day = utc_day()
+        if self._unsaved:
+            self.db.execute(
+                "INSERT INTO cc_request_counts (day, requests) VALUES (?, ?) "
+                "ON CONFLICT (day) DO UPDATE SET requests = requests + excluded.requests",
+                [day, self._unsaved])
+            self._unsaved = 0
+        row = one(self.db, "SELECT requests FROM cc_request_counts WHERE day = ?", [day])
+        self._saved_used = row["requests"] if row else 0
 
     def check(self):
-        """Raise BudgetExhausted when the next request would go over today's budget."""
+        """Save the count; raise BudgetExhausted when one more request would go over budget."""
+        self.save()
         if self.used_today() >= self.budget:
-            raise BudgetExhausted(
-                f"today's Constant Contact request budget ({self.budget}) is used up; "
-                "syncing resumes after 00:00 UTC")
+            raise self._exhausted()
+
+    def _exhausted(self):
+        return BudgetExhausted(f"today's Constant Contact request budget ({self.budget}) is used "
+                               "up; syncing resumes after 00:00 UTC")
 
     def quota_exceeded_today(self):
         row = one(self.db, "SELECT quota_exceeded_at FROM cc_request_counts WHERE day = ?",
@@ -86,7 +106,10 @@ class RequestLedger:
 
 def request_counter(db):
     """An on_request hook for other CC callers (e.g. the list page) sharing the daily count."""
-    return RequestLedger(db, budget=0).count
+    def count():
+        db.execute("INSERT INTO cc_request_counts (day, requests) VALUES (?, 1) "
+                   "ON CONFLICT (day) DO UPDATE SET requests = requests + 1", [utc_day()])
+    return count
 
 
 def backoff_delay(attempt, rng=random):

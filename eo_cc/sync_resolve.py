@@ -45,9 +45,9 @@ def look_up(run, job, emails):
     """email -> contact id (None: not on the list), by one GET each or by paging the list."""
     if by_email_is_cheaper(run, job, len(emails)):
         found = look_up_each(run, job, emails)
+        remember(run.db, job.list_id, found)
     else:
         found = page_list(run, job, set(emails))
-    remember(run.db, job.list_id, {email: found.get(email) for email in emails})
     return found
 
 
@@ -92,32 +92,44 @@ def look_up_each(run, job, emails):
 
 def page_list(run, job, wanted):
     """Page the list at 500 a page, stopping early once every wanted email is found."""
-    found = {}
-
-    def scan():
-        seen = {}
-        for n, contact in enumerate(job.client.contacts_in_list(job.list_id, PAGE_SIZE), 1):
-            email = address(contact)
-            seen[email] = contact.get("contact_id")
-            if email in wanted:
-                found[email] = contact.get("contact_id")
-            run.progress(job, n, None, "scanned list members")
-            if len(found) == len(wanted):
-                break
-            if n % PAGE_SIZE == 0:
-                run.ledger.check()   # the next item would fetch another page
-        remember(run.db, job.list_id, seen)
-
-    run.call(scan)   # a retry after a dropped page starts the scan again
+    found, scanned = {}, 0
+    for page in list_pages(run, job.client, job.list_id):
+        contacts = {address(c): c.get("contact_id") for c in page}
+        found.update((email, contacts[email]) for email in wanted & contacts.keys())
+        # Cached page by page: the write hides in the pacer's wait before the next request.
+        remember(run.db, job.list_id, contacts)
+        scanned += len(page)
+        run.progress(job, scanned, None, "scanned list members")
+        if len(found) == len(wanted):
+            return found
+    remember(run.db, job.list_id, {email: None for email in wanted - found.keys()})
     return found
+
+
+def list_pages(run, client, list_id):
+    """The list's contacts one page at a time, each page retried on its own.
+
+    Client.contacts_in_list is a generator that cannot resume after a failed page, and
+    restarting a 200-page scan for one 429 would spend the shared budget twice; so this
+    follows the next links itself, through the client's own request and link checks.
+    """
+    url, params = client._url("/contacts"), {"lists": list_id, "limit": PAGE_SIZE}
+    while url:
+        page = run.call(lambda: client._request("GET", url, params=params))
+        yield page.get("contacts", [])
+        href = ((page.get("_links") or {}).get("next") or {}).get("href")
+        url, params = (client._next_url(href), None) if href else (None, None)
 
 
 def remember(db, list_id, contacts):
     """Cache email -> contact id on this list (None: looked up, not on it)."""
     now = clock.iso()
-    db["cc_contacts"].upsert_all(
-        ({"list_id": list_id, "email": email, "contact_id": contact_id, "fetched_at": now}
-         for email, contact_id in contacts.items() if email), pk=("list_id", "email"))
+    with db.atomic():   # one transaction: a whole list can be 100,000 rows
+        db.conn.executemany(
+            "INSERT INTO cc_contacts (list_id, email, contact_id, fetched_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (list_id, email) DO UPDATE SET contact_id = excluded.contact_id, "
+            "fetched_at = excluded.fetched_at",
+            [(list_id, email, contact_id, now) for email, contact_id in contacts.items() if email])
 
 
 def mark_not_in_list(db, list_id, removal_ids):

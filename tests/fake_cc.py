@@ -23,6 +23,8 @@ class FakeCC:
         self.activities = {}       # activity_id -> {"ids", "list_id", "states", "polls"}
         self.activity_states = list(activity_states)
         self.failures = {}         # endpoint name -> [(status, json body), ...] served first
+        self.failures_at = {}      # (endpoint name, nth request) -> (status, json body)
+        self.seen = {}             # endpoint name -> requests so far
         self.posted = []           # contact id lists, one per removal activity
         self.refresh_tokens = []   # refresh tokens presented to the token endpoint
         self.token_answers = []    # (status, json) answers for the token endpoint
@@ -51,6 +53,10 @@ class FakeCC:
     def fail(self, name, status, body, times=1):
         self.failures.setdefault(name, []).extend([(status, body)] * times)
 
+    def fail_at(self, name, nth, status, body):
+        """Answer the nth request (1-based) to an endpoint with an error, once."""
+        self.failures_at[(name, nth)] = (status, body)
+
     # --- requests-mock wiring ----------------------------------------------------------
 
     def _register(self):
@@ -66,6 +72,10 @@ class FakeCC:
     def _guard(self, name, handler):
         def respond(request, context):
             self.bearers.append(request.headers.get("Authorization"))
+            self.seen[name] = self.seen.get(name, 0) + 1
+            if (name, self.seen[name]) in self.failures_at:
+                context.status_code, body = self.failures_at.pop((name, self.seen[name]))
+                return body
             queued = self.failures.get(name)
             if queued:
                 context.status_code, body = queued.pop(0)

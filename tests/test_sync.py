@@ -329,6 +329,26 @@ def test_a_request_failing_every_time_gives_up_after_five_attempts(cc, db, sync,
     assert result.exit_code == 1 and "HTTP 503" in result.elections[0].error
 
 
+def test_a_page_that_fails_is_retried_alone_not_the_whole_scan(cc, db, sync, election):
+    cc.add_list(emails=emails(1500))
+    queue(db, election, emails(20, start=1481))
+    cc.fail_at("contacts", 2, 429, {"error_key": "throttled", "error_message": "Too Many Requests"})
+    sync()
+    pages = [r.url for r in cc.mocker.request_history if "lists=" in r.url or "cursor=" in r.url]
+    assert len(pages) == 4 and pages[1] == pages[2]   # page 2 twice, page 1 once
+    assert states(db, election) == {"done": 20}
+
+
+def test_the_budget_stops_paging_before_the_request_that_would_exceed_it(app, cc, db, sync, election):
+    app.config["CC_DAILY_REQUEST_BUDGET"] = 3
+    cc.add_list(emails=emails(2000))
+    queue(db, election, emails(30, start=1971))
+    result, _ = sync()
+    assert len(cc.mocker.request_history) == 3   # the list size and two pages
+    assert one(db, "SELECT requests FROM cc_request_counts")["requests"] == 3
+    assert states(db, election) == {"queued": 30} and result.exit_code == 1
+
+
 def test_quota_exceeded_stops_all_work_for_the_day(cc, db, sync):
     admin_id = connect_admin(db)
     first = election_with_list(db, admin_id, title="First")
