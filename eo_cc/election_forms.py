@@ -1,7 +1,7 @@
 """The forms of the admin's election pages (one per page)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from . import clock
 from .localtime import to_utc_iso
@@ -18,9 +18,15 @@ def _utc(field, tzname):
         raise ValidationError(str(error))
 
 
+def single_line(value):
+    """Collapse whitespace, line breaks included: the title goes into mail subjects."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 class ElectionForm(FlaskForm):
-    title = StringField("Title", validators=[InputRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Length(max=5000)],
+    # DataRequired, not InputRequired: a title of only spaces is no title.
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)], filters=[single_line])
+    description = TextAreaField("Description", default="", validators=[Length(max=5000)],
                                 description="Shown to voters above the ballot.")
     opens_at = DateTimeLocalField("Voting opens", format=MINUTE_FORMATS, validators=[Optional()],
                                   description="Leave empty to open voting yourself.")
@@ -66,7 +72,7 @@ def parse_choices(text):
 
 
 class QuestionForm(FlaskForm):
-    prompt = TextAreaField("Question", validators=[InputRequired(), Length(max=1000)])
+    prompt = TextAreaField("Question", validators=[DataRequired(), Length(max=1000)])
     choices = TextAreaField("Choices", validators=[InputRequired()],
                             description="One choice per line, at least two.")
     max_choices = IntegerField("Voters may pick up to", default=1,

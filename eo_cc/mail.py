@@ -40,7 +40,8 @@ def build_message(config, to, subject, body):
     message = EmailMessage()
     message["From"] = config.get("MAIL_FROM") or "eo_cc <elections@localhost>"
     message["To"] = to
-    message["Subject"] = subject
+    # One line: a line break (e.g. from an election title) would make the header unsendable.
+    message["Subject"] = " ".join(subject.split())
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="eo-cc.local")
     # 8bit keeps long links on one line in the .eml (readable, and clickable in any client).

@@ -272,6 +272,10 @@ def requests_for(fields):
     yield "raw_nul_body", {"data": b"\x00\x01\x02" * 10, "content_type": "application/x-www-form-urlencoded"}
     for serial, (label, make) in enumerate(PAYLOADS.items()):
         yield label, {"data": build(fields, make, serial)}
+    for serial, name in enumerate(fields, start=len(PAYLOADS)):
+        data = build(fields, sensible, serial)
+        data.pop(name)
+        yield f"without {name}", {"data": data}
 
 
 # --- checks ---
@@ -400,3 +404,51 @@ def test_a_20_mb_roster_upload_is_refused_with_a_clear_413_and_nothing_imported(
     assert "File too large" in page and f"at most {limit // (1024 * 1024)} MB" in page
     assert db.execute("SELECT COUNT(*) FROM voters").fetchone()[0] == before
     assert not db.execute("SELECT 1 FROM audit_log WHERE action = 'imported roster'").fetchall()
+
+
+# --- whitespace and line breaks where one line of text belongs ---
+
+@pytest.mark.parametrize("title", ["   ", "\t\r\n", "\u00a0\u2003"], ids=["spaces", "breaks", "unicode-spaces"])
+def test_a_title_of_only_whitespace_is_refused(client, admin, db, title):
+    response = client.post("/elections/new", data={"title": title})
+    assert response.status_code == 200
+    assert "This field is required." in response.get_data(as_text=True)
+    assert db["elections"].count == 0
+
+
+def test_a_question_of_only_whitespace_is_refused(client, db, world):
+    before = db["questions"].count
+    response = client.post(f"/elections/{world['election_id']}/questions/new",
+                           data={"prompt": " \r\n ", "choices": "Yes\nNo", "max_choices": "1"})
+    assert response.status_code == 200 and "This field is required." in response.get_data(as_text=True)
+    assert db["questions"].count == before
+
+
+def test_line_breaks_posted_in_a_title_are_stored_as_one_line(client, admin, db):
+    client.post("/elections/new", data={"title": "Board\r\nBcc: evil@example.org"})
+    assert [e["title"] for e in db["elections"].rows] == ["Board Bcc: evil@example.org"]
+
+
+def test_a_title_with_a_line_break_does_not_stop_the_announcement(app, db, admin, client):
+    """A title stored before titles were kept to one line: its mail still goes out, one Subject line."""
+    election_id = make_election(db, admin, state="draft", opens_in_hours=5,
+                                title="Board\r\nBcc: evil@example.org")
+    make_voters(db, election_id, count=2, secret_key=app.config["SECRET_KEY"])
+    client.post(f"/elections/{election_id}/open")
+    assert db["mail_queue"].count == 0  # nothing left unsendable
+    outbox = os.path.join(app.instance_path, "outbox")
+    headers = []
+    for name in os.listdir(outbox):
+        with open(os.path.join(outbox, name), encoding="utf-8") as f:
+            headers.append(f.read().split("\n\n", 1)[0])
+    assert len(headers) == 2
+    for header in headers:
+        assert "Subject: Voting is open: Board Bcc: evil@example.org" in header.splitlines()
+        assert "\nBcc:" not in header
+
+
+def test_an_election_posted_without_a_description_field_is_created(client, admin, db):
+    """A scripted client may leave out an optional field altogether."""
+    response = client.post("/elections/new", data={"title": "Board election"})
+    assert response.status_code == 302
+    assert [(e["title"], e["description"]) for e in db["elections"].rows] == [("Board election", "")]
