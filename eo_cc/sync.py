@@ -73,7 +73,7 @@ class _Job:
     result: ElectionResult
     client: object = None
     batches: list = field(default_factory=list)   # [[(removal_id, contact_id), ...], ...]
-    pending: set = field(default_factory=set)     # activity ids still to poll
+    pending: dict = field(default_factory=dict)   # activity ids still to poll, oldest first
     stopped: bool = False
 
     @property
@@ -242,11 +242,14 @@ class _Run:
     def _repoll(self, job):
         self.db.execute("UPDATE cc_removals SET state = 'queued' WHERE election_id = ? "
                         "AND state = 'submitted' AND activity_id IS NULL", [job.election["id"]])
-        earlier = rows(self.db, "SELECT DISTINCT activity_id FROM cc_removals WHERE election_id = ? "
-                       "AND state = 'submitted' ORDER BY activity_id", [job.election["id"]])
-        for row in earlier:
-            if not self._check_activity(job, row["activity_id"]):
-                job.pending.add(row["activity_id"])
+        earlier = rows(self.db, """
+            SELECT r.activity_id FROM cc_removals r
+            LEFT JOIN cc_activities a ON a.activity_id = r.activity_id
+            WHERE r.election_id = ? AND r.state = 'submitted'
+            GROUP BY r.activity_id ORDER BY MIN(a.submitted_at), r.activity_id""",
+                       [job.election["id"]])
+        job.pending = dict.fromkeys(row["activity_id"] for row in earlier)
+        self._poll_round(job)
 
     def _check_activity(self, job, activity_id):
         """Poll one activity and settle its removals; True when it is finished."""
@@ -314,7 +317,7 @@ class _Run:
                 "(SELECT cc_list_id FROM elections WHERE id = cc_removals.election_id) = ?",
                 [(activity_id, job.list_id, contact_id, now, removal_id, job.list_id)
                  for removal_id, contact_id in batch])
-        job.pending.add(activity_id)
+        job.pending[activity_id] = None
         job.result.submitted += len(batch)
         if self.verbose or job.result.submitted >= PROGRESS_EVERY:
             self.echo(f"  election {job.election['id']}: submitted {job.result.submitted} "
@@ -327,8 +330,7 @@ class _Run:
         waited, interval = 0, POLL_FIRST_SECONDS
         while True:
             for job in jobs:
-                for activity_id in sorted(job.pending):
-                    self._guarded(job, self._poll_one, activity_id)
+                self._guarded(job, self._poll_round)
             if not any(job.pending and not job.stopped for job in jobs) or self.stop_reason:
                 return
             if waited >= self.poll_seconds:
@@ -337,9 +339,16 @@ class _Run:
             waited += interval
             interval = min(interval * 2, POLL_MAX_INTERVAL_SECONDS)
 
-    def _poll_one(self, job, activity_id):
-        if self._check_activity(job, activity_id):
-            job.pending.discard(activity_id)
+    def _poll_round(self, job):
+        """Poll pending activities oldest first, up to the first one still processing.
+
+        CC works through an account's activities in order: when one is still running, the
+        ones submitted after it are too, and polling them would only spend the budget.
+        """
+        for activity_id in list(job.pending):
+            if not self._check_activity(job, activity_id):
+                return
+            del job.pending[activity_id]
 
     # --- 5. the record ----------------------------------------------------------------
 
