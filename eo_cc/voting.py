@@ -166,7 +166,7 @@ def ballot(slug):
 def read_selections(questions):
     """{question id: [choice ids]} from the posted radios/checkboxes (field name q<id>)."""
     def as_id(value):
-        return int(value) if value.isdigit() else -1  # -1 never matches: reported per question
+        return int(value) if value.isdecimal() else -1  # -1 never matches; "²".isdigit() but no int
     return {q["id"]: [as_id(v) for v in request.form.getlist(f"q{q['id']}")] for q in questions}
 
 

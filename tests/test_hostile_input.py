@@ -211,9 +211,18 @@ def extreme(name, kind, value, options, serial):
     """Values at the edge of their type: the last minute of year 9999, 30-digit numbers."""
     if kind == "datetime-local":
         return "9999-12-31T23:59"
-    if kind == "number":
+    if kind in ("number", "radio", "checkbox", "select", "hidden"):
         return "9" * 30
     return sensible(name, kind, value, options, serial)
+
+
+def digit_like(char):
+    """Number-ish fields get char: a superscript passes str.isdigit() but not int()."""
+    def make(name, kind, value, options, serial):
+        if kind in ("number", "radio", "checkbox", "select", "hidden", "datetime-local"):
+            return char
+        return sensible(name, kind, value, options, serial)
+    return make
 
 
 def oversize(name, kind, value, options, serial):
@@ -238,6 +247,8 @@ PAYLOADS = {
     "oversize": oversize,
     "wrong_type": wrong_type,
     "extreme": extreme,
+    "superscript_digit": digit_like("\u00b2"),
+    "full_width_digit": digit_like("\uff11"),
     "lists": as_lists,
     "nul": with_nul,
     "script": lambda *field: scripted(*field, markup=SCRIPT),
