@@ -47,7 +47,7 @@ class ElectionResult:
                     f"(dry run, nothing changed), {self.requests} requests")
         else:
             text = (f"{name}: {self.removed} removed, {self.not_in_list} not in the list, "
-                    f"{self.failed} failed, {self.requests} requests")
+                    f"{self.failed} still queued, {self.requests} requests")
             if self.processing:
                 text += f", {self.processing} still being processed by Constant Contact"
         return text + (f"; error: {self.error}" if self.error else "")
