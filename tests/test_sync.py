@@ -426,6 +426,19 @@ def test_elections_are_served_oldest_waiting_first(cc, db, sync):
     assert cc.posted == [["c-2"], ["c-1"]]
 
 
+def test_batches_are_submitted_round_robin_so_a_big_election_does_not_starve_others(cc, db, sync):
+    admin_id = connect_admin(db)
+    older = election_with_list(db, admin_id, title="Older")
+    newer = election_with_list(db, admin_id, title="Newer")
+    cc.add_list(emails=emails(1200))
+    queue(db, older, emails(600), queued_at="2026-01-01T00:00:00+00:00")
+    queue(db, newer, emails(600, start=601), queued_at="2026-02-01T00:00:00+00:00")
+    sync()
+    assert [(ids[0], len(ids)) for ids in cc.posted] == [
+        ("c-1", 500), ("c-601", 500), ("c-501", 100), ("c-1101", 100)]
+    assert states(db, older) == states(db, newer) == {"done": 600}
+
+
 @pytest.mark.parametrize("missing, done, code", [
     ("CC_CLIENT_ID", False, 2), ("CC_CLIENT_SECRET", False, 2), (None, True, 0), (None, False, 1)])
 def test_exit_codes(app, cc, db, sync, election, missing, done, code):
