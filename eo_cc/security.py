@@ -3,6 +3,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 csrf = CSRFProtect()
 
@@ -18,6 +19,14 @@ ERRORS = {
     429: ("Too many attempts", "Too many attempts. Please wait a few minutes and try again."),
     500: ("Something went wrong", "Something went wrong on our side. Nothing you entered was lost; please try again."),
 }
+
+
+class SQLiteIntConverter(IntegerConverter):
+    """<int:...> that stops at SQLite's largest integer: a bigger id is a 404, not an OverflowError."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def add_security_headers(response):
@@ -49,6 +58,8 @@ def render_error(error):
 
 
 def init_app(app):
+    """Call before the blueprints are registered: their rules pick up the int converter."""
+    app.url_map.converters["int"] = SQLiteIntConverter
     csrf.init_app(app)
     app.after_request(add_security_headers)
     for code in ERRORS:
