@@ -15,6 +15,7 @@ from .db import one
 
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 1.0
+THROTTLED_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 
 
@@ -112,9 +113,14 @@ def request_counter(db):
     return count
 
 
-def backoff_delay(attempt, rng=random):
-    """Exponential backoff with jitter: about 1, 2, 4, 8 ... seconds, capped."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
+def backoff_delay(attempt, error=None, rng=random):
+    """Exponential backoff with jitter: about 1, 2, 4, 8 ... seconds, capped.
+
+    A per-second throttle clears within the second, so it starts at half that.
+    """
+    base = THROTTLED_BASE_SECONDS if getattr(error, "error_key", None) == "throttled" \
+        else BACKOFF_BASE_SECONDS
+    ceiling = min(BACKOFF_MAX_SECONDS, base * 2 ** (attempt - 1))
     return ceiling * rng.uniform(0.5, 1.0)
 
 
@@ -129,7 +135,7 @@ def call_with_backoff(fn, *args, ledger, sleep=time.sleep, log=None, attempts=MA
         except CCError as error:
             if not error.retryable or attempt == attempts:
                 raise
-            delay = backoff_delay(attempt)
+            delay = backoff_delay(attempt, error)
             if log:
                 log(f"  {error}; retrying in {delay:.1f}s (attempt {attempt + 1} of {attempts})")
             sleep(delay)

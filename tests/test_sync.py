@@ -314,17 +314,18 @@ def test_throttled_requests_back_off_with_jitter_then_succeed(cc, db, sync, slee
     cc.fail("contacts", 429, {"error_key": "throttled", "error_message": "Too Many Requests"}, times=2)
     result, _ = sync()
     backoffs = sleeps[:2]
-    assert 0.5 <= backoffs[0] <= 1.0 and 1.0 <= backoffs[1] <= 2.0
+    assert 0.25 <= backoffs[0] <= 0.5 and 0.5 <= backoffs[1] <= 1.0
     assert states(db, election) == {"done": 1}
     assert result.exit_code == 0
 
 
-def test_a_request_failing_every_time_gives_up_after_five_attempts(cc, db, sync, election):
+def test_a_request_failing_every_time_gives_up_after_five_attempts(cc, db, sync, sleeps, election):
     cc.add_list(emails=emails(1))
     queue(db, election, emails(1))
     cc.fail("contacts", 503, [{"error_key": "unavailable", "error_message": "down"}], times=10)
     result, _ = sync()
     assert cc.calls("contacts_by_email") == 5
+    assert len(sleeps) == 4 and all(low / 2 <= delay <= low for low, delay in zip([1, 2, 4, 8], sleeps))
     assert states(db, election) == {"queued": 1}
     assert result.exit_code == 1 and "HTTP 503" in result.elections[0].error
 
