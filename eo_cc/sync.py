@@ -298,8 +298,13 @@ class _Run:
                     self._guarded(job, self._submit, job.batches.pop(0))
 
     def _submit(self, job, batch):
-        activity = self.call(job.client.remove_list_memberships, job.list_id,
-                              [contact_id for _, contact_id in batch])
+        try:
+            activity = self.call(job.client.remove_list_memberships, job.list_id,
+                                  [contact_id for _, contact_id in batch])
+        except CCError as error:
+            if not isinstance(error, (GrantRevoked, QuotaExceeded)):
+                self._note_failure(batch, str(error))   # shown on the panel; retried next run
+            raise
         activity_id = str(activity["activity_id"])
         now = clock.iso()
         # Recorded before any polling: a run killed from here on polls this activity next
@@ -322,6 +327,13 @@ class _Run:
         if self.verbose or job.result.submitted >= PROGRESS_EVERY:
             self.echo(f"  election {job.election['id']}: submitted {job.result.submitted} "
                       f"of {job.result.would_remove} removals")
+
+    def _note_failure(self, batch, error):
+        with self.db.atomic():
+            self.db.conn.executemany(
+                "UPDATE cc_removals SET attempts = attempts + 1, last_error = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'queued'",
+                [(error, clock.iso(), removal_id) for removal_id, _ in batch])
 
     # --- 4. polling --------------------------------------------------------------------
 

@@ -452,6 +452,8 @@ def test_exit_codes(app, cc, db, sync, election, missing, done, code):
     result, _ = sync()
     assert result.exit_code == code
     assert (states(db, election) == {"done": 2}) is (code == 0)
+    if code == 1:
+        assert "HTTP 400" in sync_status(db, election, {})["failures"][0]["last_error"]
 
 
 def test_nothing_due_makes_no_request(cc, db, sync, election):
