@@ -15,6 +15,7 @@ from .cc_api import CCError, GrantRevoked, QuotaExceeded
 from .db import one, rows
 from .sync_ledger import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .sync_resolve import resolve
+from .sync_results import ElectionResult, RunResult, run_message
 from .sync_status import sync_status  # noqa: F401  (the Integration Settings panel's data)
 
 PROGRESS_EVERY = 500
@@ -24,46 +25,6 @@ DEFAULT_POLL_SECONDS = 120
 LOCK_WAIT_SECONDS = 2
 FINISHED_OK = {"completed"}
 FINISHED_BADLY = {"failed", "cancelled", "timed_out"}
-
-
-@dataclass
-class ElectionResult:
-    """What one run did for one election."""
-    election_id: int
-    title: str
-    removed: int = 0
-    not_in_list: int = 0
-    failed: int = 0
-    processing: int = 0
-    would_remove: int = 0
-    submitted: int = 0
-    requests: int = 0
-    error: str | None = None
-
-    def summary(self, dry_run=False):
-        name = f'Election {self.election_id} "{self.title}"'
-        if dry_run:
-            text = (f"{name}: would remove {self.would_remove}, {self.not_in_list} not in the list "
-                    f"(dry run, nothing changed), {self.requests} requests")
-        else:
-            text = (f"{name}: {self.removed} removed, {self.not_in_list} not in the list, "
-                    f"{self.failed} still queued, {self.requests} requests")
-            if self.processing:
-                text += f", {self.processing} still being processed by Constant Contact"
-        return text + (f"; error: {self.error}" if self.error else "")
-
-
-@dataclass
-class RunResult:
-    """The outcome of one run; exit_code 0 all done, 1 some removals remain queued, 2 config."""
-    exit_code: int
-    message: str
-    run_id: int | None = None
-    elections: list = field(default_factory=list)
-    requests: int = 0
-
-    def total(self, name):
-        return sum(getattr(result, name) for result in self.elections)
 
 
 @dataclass
@@ -376,7 +337,7 @@ class _Run:
         failed = any(r.failed or r.error for r in results)
         exit_code = 1 if failed else 0
         result = RunResult(exit_code, "", run_id, results, self.ledger.requests)
-        result.message = _run_message(result, self.dry_run)
+        result.message = run_message(result, self.dry_run)
         self._write_record(run_id, result)
         if len(results) > 1 or self.verbose:
             self.echo(result.message)
@@ -402,18 +363,6 @@ class _Run:
                 {"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
                  "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
                  "error": r.error} for r in result.elections)
-
-
-def _run_message(result, dry_run):
-    if dry_run:
-        return (f"Dry run: would remove {result.total('would_remove')}, "
-                f"{result.total('not_in_list')} not in the list ({result.requests} requests).")
-    text = (f"Sync finished: {result.total('removed')} removed, "
-            f"{result.total('not_in_list')} not in the list, {result.total('failed')} still queued")
-    if result.total("processing"):
-        text += f", {result.total('processing')} still being processed by Constant Contact"
-    errors = [r.error for r in result.elections if r.error]
-    return text + (f" ({errors[0]})." if errors else ".")
 
 
 def _activity_error(activity):
