@@ -1,0 +1,274 @@
+"""Fault injection: the sync against a misbehaving sandbox, killed, raced and refused.
+
+Every test checks what is left on the sandbox's list, not only which calls were made:
+nobody who voted stays on it once a run succeeds, and nobody who did not vote leaves it.
+The sync runs as a real subprocess (tests/sync_child.py -> scripts/cc_sync.py) where a
+test needs to kill it or race two of them, and in-process elsewhere.
+"""
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from eo_cc.ballots import cast_ballot
+from eo_cc.cc_tokens import get_connection, load_token, save_token
+from eo_cc.db import one, rows
+from eo_cc.sandbox import server, store, tokens
+from eo_cc.sync import run_sync
+
+from .factories import SECRET_KEY, make_admin, make_election, make_voters
+
+CHILD = Path(__file__).with_name("sync_child.py")
+CLIENT_ID, CLIENT_SECRET = "eo-cc-fault-test", "fault-test-secret"
+REDIRECT_URI = "http://127.0.0.1:5000/callback"
+RATE = 40                      # our pacer; the sandbox allows 50/s, so only injected 429s
+CHILD_TIMEOUT_SECONDS = 0.5    # the client's timeouts in the child; "slow" faults last longer
+SLOW_SECONDS = 1.5
+FAULT_MIX = {"error_500": 0.04, "error_503": 0.04, "throttled": 0.04, "slow": 0.04, "drop": 0.04,
+             "slow_seconds": SLOW_SECONDS}
+BATCH = 500
+INJECTED_ERRORS = {"error_500": "server_error", "error_503": "service_unavailable",
+                   "throttled": "throttled", "slow": "slow", "drop": "dropped"}
+
+
+def emails(n):
+    return [f"voter{i}@example.org" for i in range(1, n + 1)]
+
+
+@dataclass
+class World:
+    """A sandbox list, and an eo_cc election whose roster is that list; voters vote on cast()."""
+    sandbox: server.SandboxServer
+    sandbox_db_path: Path
+    account_id: int
+    list_id: str
+    admin_id: int
+    election_id: int
+    db: object
+    members: set
+    to_vote: list              # voter ids, in the (seeded) order they will vote
+
+    def cast(self, n):
+        """The next n voters cast a ballot (which queues their removal, as on the site)."""
+        choice = one(self.db, "SELECT c.id, c.question_id FROM choices c JOIN questions q "
+                              "ON q.id = c.question_id WHERE q.election_id = ? LIMIT 1",
+                     [self.election_id])
+        for voter_id in self.to_vote[:n]:
+            cast_ballot(self.db, voter_id, {choice["question_id"]: [choice["id"]]})
+        del self.to_vote[:n]
+
+    @property
+    def voted(self):
+        return {r["email"] for r in rows(self.db, "SELECT email FROM voters WHERE election_id = ? "
+                                                  "AND has_voted = 1", [self.election_id])}
+
+    @property
+    def not_voted(self):
+        return self.members - self.voted
+
+    def api(self, method, path, **kwargs):
+        response = requests.request(method, f"{self.sandbox.url}/_sandbox{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    def faults(self, **settings):
+        return self.api("POST", "/faults", json=settings)
+
+    def stats(self):
+        return self.api("GET", "/stats")
+
+    def list_members(self):
+        return set(self.api("GET", f"/lists/{self.list_id}/members.json")["emails"])
+
+    def issue_token(self):
+        """A fresh grant from the sandbox, as if the admin clicked Grant access again."""
+        sandbox_db = store.open_db(self.sandbox_db_path)
+        try:
+            code = tokens.issue_code(sandbox_db, CLIENT_ID, self.account_id, REDIRECT_URI,
+                                     "contact_data offline_access")
+            return tokens.exchange_code(sandbox_db, CLIENT_ID, code, REDIRECT_URI, None, 86400)
+        finally:
+            sandbox_db.close()
+
+
+def remove_calls(stats):
+    return sum(n for endpoint, n in stats["requests"].items() if "remove_list_memberships" in endpoint)
+
+
+def api_requests(stats):
+    return sum(n for endpoint, n in stats["requests"].items() if endpoint.split(" ")[1].startswith("/v3"))
+
+
+def removal_states(db, election_id):
+    return dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
+                           "GROUP BY state", [election_id]).fetchall())
+
+
+def done_emails(db, election_id):
+    return {r["email"] for r in rows(db, "SELECT email FROM cc_removals WHERE election_id = ? "
+                                         "AND state = 'done'", [election_id])}
+
+
+@pytest.fixture
+def world(app, db, tmp_path):
+    """Build a World of `members` list members of whom `voting` vote now (more may vote later)."""
+    started = []
+
+    def build(members, voting, seed=1):
+        sandbox_db_path = tmp_path / "sandbox" / "sandbox.sqlite"
+        sandbox = server.start(sandbox_db_path, requests_per_second=50, activity_delay=0.3)
+        started.append(sandbox)
+        seeded = requests.post(f"{sandbox.url}/_sandbox/seed", timeout=30, json={
+            "account": {"email": "owner@example.org"},
+            "client": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                       "redirect_uris": [REDIRECT_URI]},
+            "lists": [{"name": "Members", "emails": emails(members)}]}).json()
+        list_id = seeded["lists"][0]["list_id"]
+        app.config.update(sandbox.cc_config(CLIENT_ID, CLIENT_SECRET), CC_REQUESTS_PER_SECOND=RATE)
+        admin_id = make_admin(db)
+        election_id = make_election(db, admin_id, cc_list_id=list_id, cc_list_name="Members",
+                                    questions=[("Chair?", ["Alice", "Bob"], 1)])
+        voter_ids = make_voters(db, election_id, count=members)
+        random.Random(seed).shuffle(voter_ids)
+        built = World(sandbox, sandbox_db_path, seeded["account_id"], list_id, admin_id,
+                      election_id, db, set(emails(members)), voter_ids)
+        save_token(db, SECRET_KEY, admin_id, built.issue_token())
+        built.cast(voting)
+        return built
+
+    yield build
+    for sandbox in started:
+        sandbox.stop()
+
+
+@pytest.fixture
+def child_env(app, tmp_path):
+    """The environment of a cron-like sync run: instance folder and FLASK_ settings."""
+    def env(extra=None):
+        config = app.config
+        settings = {key: str(config[key]) for key in (
+            "CC_CLIENT_ID", "CC_CLIENT_SECRET", "CC_ACCESS_TOKEN_URL", "CC_API_BASE_URL",
+            "CC_REQUESTS_PER_SECOND", "DATABASE", "SECRET_KEY")}
+        return {**os.environ, "EO_CC_INSTANCE_PATH": str(tmp_path), "PYTHONUNBUFFERED": "1",
+                **{f"FLASK_{key}": value for key, value in settings.items()}, **(extra or {})}
+    return env
+
+
+def spawn(env, *args):
+    return subprocess.Popen([sys.executable, str(CHILD), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def sync_in_process(app, db, tmp_path):
+    lines = []
+    result = run_sync(db, app.config, echo=lines.append, lock_path=str(tmp_path / "cc_sync.lock"))
+    return result, lines
+
+
+
+def sync_run_ids(db):
+    return {r["id"] for r in rows(db, "SELECT id FROM sync_runs")}
+
+
+def work_left(db, election_id):
+    return one(db, "SELECT count(*) AS n FROM cc_removals WHERE election_id = ? "
+                   "AND state IN ('queued', 'submitted')", [election_id])["n"]
+
+
+# --- 2,000 members, 1,000 vote, 20% faults, three kill -9s ------------------------------
+
+KILLS = 3
+MAX_RUNS = 12
+WAVES = [700, 100, 100, 100]   # 1,000 ballots: most before the first run, more while it is killed
+
+
+def kill_at_a_random_moment(proc, world, rng):
+    """kill -9 the run a seeded random moment after its k-th request; True if it died so."""
+    start = world.stats()["total_requests"]
+    after_requests, delay = rng.randint(1, 4), rng.uniform(0.0, 0.3)
+    while proc.poll() is None:
+        if world.stats()["total_requests"] - start >= after_requests:
+            time.sleep(delay)
+            if proc.poll() is not None:
+                break
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@dataclass
+class Run:
+    killed: bool
+    exit_code: int
+    became_done: int        # removals marked done while this run lived
+    records: list           # its sync_runs rows
+    output: str
+
+
+def check_the_list_after_a_run(world, db):
+    """Whatever the moment: no non-voter removed, nobody marked done who is still on the list."""
+    members = world.list_members()
+    assert world.not_voted <= members, "a voter who did not vote was removed"
+    assert not done_emails(db, world.election_id) & members, "a removal was marked done too early"
+
+
+@pytest.mark.slow
+def test_killed_three_times_under_faults_the_sync_still_leaves_exactly_the_non_voters(
+        world, db, child_env):
+    w = world(2000, WAVES[0])
+    w.faults(**FAULT_MIX, seed=20261128)
+    rng, waves = random.Random(5), list(WAVES[1:])
+    env = child_env({"EO_CC_TEST_CC_TIMEOUT": str(CHILD_TIMEOUT_SECONDS)})
+    runs = []
+    for _ in range(MAX_RUNS):
+        done_before, runs_before = len(done_emails(db, w.election_id)), sync_run_ids(db)
+        proc = spawn(env, "--verbose")
+        kills = sum(run.killed for run in runs)
+        killed = kills < KILLS and kill_at_a_random_moment(proc, w, rng)
+        output = proc.communicate(timeout=120)[0]
+        records = rows(db, "SELECT * FROM sync_runs WHERE id NOT IN ({}) ORDER BY id".format(
+            ",".join(map(str, runs_before)) or "0"))
+        runs.append(Run(killed, proc.returncode, len(done_emails(db, w.election_id)) - done_before,
+                        records, output))
+        check_the_list_after_a_run(w, db)
+        if waves:
+            w.cast(waves.pop(0))    # voting goes on between runs
+        elif sum(run.killed for run in runs) == KILLS and not killed and proc.returncode == 0:
+            break
+    report = "\n".join(f"run {i}: killed={r.killed} exit={r.exit_code} done+={r.became_done}\n"
+                       f"{r.output}" for i, r in enumerate(runs))
+
+    assert sum(run.killed for run in runs) == KILLS, report
+    assert runs[-1].exit_code == 0 and not runs[-1].killed, report
+    assert len(w.voted) == 1000
+    assert w.list_members() == w.not_voted                       # exactly the 1,000 non-voters
+    assert removal_states(db, w.election_id) == {"done": 1000}
+    stats = w.stats()
+    assert stats["forbidden_calls"] == []
+    injected = sum(stats["errors"].get(key, 0) for key in INJECTED_ERRORS.values())
+    assert injected >= 2, stats["errors"]   # each kind alone: test_each_fault_kind_...
+    # The run records add up: every run that finished recorded exactly what it settled, and
+    # only the killed runs (no record written) settled the rest.
+    for run in runs:
+        if run.killed:
+            assert all(record["finished_at"] is None for record in run.records), report
+            continue
+        assert len(run.records) <= 1
+        recorded = sum(r["removed"] for record in run.records for r in rows(
+            db, "SELECT removed FROM sync_run_elections WHERE run_id = ?", [record["id"]]))
+        assert recorded == run.became_done, report
+        assert all(record["exit_code"] == run.exit_code for record in run.records)
+    assert sum(run.became_done for run in runs) == 1000
+    recorded_total = one(db, "SELECT coalesce(sum(removed), 0) AS n FROM sync_run_elections")["n"]
+    assert recorded_total == 1000 - sum(run.became_done for run in runs if run.killed)
+    assert recorded_total >= 1000 - sum(run.became_done for run in runs if run.killed)
