@@ -1,7 +1,7 @@
 """Security headers, CSRF, cookie flags and error pages that leak nothing."""
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -47,6 +47,13 @@ def _oauth_origins():
     return [f"{url.scheme}://{url.netloc}"] if url.netloc else []
 
 
+def refuse_json_forms():
+    # Flask-WTF reads a JSON body as form data, where lists, numbers and objects break fields
+    # that expect text; every eo_cc form is an HTML form, so JSON is a bad request.
+    if request.method == "POST" and request.is_json:
+        abort(400)
+
+
 def render_error(error):
     code = getattr(error, "code", 500) or 500
     if isinstance(error, CSRFError):
@@ -61,6 +68,7 @@ def init_app(app):
     """Call before the blueprints are registered: their rules pick up the int converter."""
     app.url_map.converters["int"] = SQLiteIntConverter
     csrf.init_app(app)
+    app.before_request(refuse_json_forms)
     app.after_request(add_security_headers)
     for code in ERRORS:
         app.register_error_handler(code, render_error)

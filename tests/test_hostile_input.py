@@ -245,6 +245,7 @@ def as_lists(name, kind, value, options, serial):
 PAYLOADS = {
     "blank": lambda *field: csv_file(b"") if field[1] == "file" else "",
     "oversize": oversize,
+    "oversize_text": lambda *field: scripted(*field, markup=BIG),
     "wrong_type": wrong_type,
     "extreme": extreme,
     "superscript_digit": digit_like("\u00b2"),
@@ -281,6 +282,9 @@ def requests_for(fields):
     yield "missing", {"data": {}}
     yield "non_utf8", non_utf8_request(fields)
     yield "raw_nul_body", {"data": b"\x00\x01\x02" * 10, "content_type": "application/x-www-form-urlencoded"}
+    yield "json_body", {"json": {name: [SCRIPT, {"a": 1}] for name in fields}}
+    yield "broken_multipart", {"data": b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\xff",
+                               "content_type": "multipart/form-data; boundary=x"}
     for serial, (label, make) in enumerate(PAYLOADS.items()):
         yield label, {"data": build(fields, make, serial)}
     for serial, name in enumerate(fields, start=len(PAYLOADS)):
@@ -491,3 +495,11 @@ def test_hostile_query_strings_on_every_page_never_500_or_render_as_markup(app, 
             client = client_for(rule, clients, world)
             url = f"{fill(rule, world)}?{query}"
             assert_no_markup(client.get(url), f"GET {url}")
+
+
+@pytest.mark.parametrize("body", [{"title": 5}, {"title": ["a", {"b": 1}]}, ["title"], "title"],
+                         ids=["number", "list-with-object", "array", "string"])
+def test_a_json_body_posted_to_a_form_is_a_bad_request(client, admin, db, body):
+    response = client.post("/elections/new", json=body)
+    assert response.status_code == 400 and "Bad request" in response.get_data(as_text=True)
+    assert db["elections"].count == 0
