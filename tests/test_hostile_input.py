@@ -183,14 +183,15 @@ def sensible(name, kind, value, options, serial):
     return value or "plain text"
 
 
-def csv_file(text, encoding="utf-8"):
-    return (io.BytesIO(text.encode(encoding) if isinstance(text, str) else text), "roster.csv")
+def csv_file(text, filename="roster.csv"):
+    return (io.BytesIO(text.encode() if isinstance(text, str) else text), filename)
 
 
 def scripted(name, kind, value, options, serial, markup, emails_too=False):
     """Markup in every free-text field; other fields stay acceptable."""
     if kind == "file":
-        return csv_file(f'email,name,voter_id\nx{serial}@example.org,{SCRIPT},"{IMG.replace(chr(34), 2 * chr(34))}"\n')
+        quoted = IMG.replace('"', '""')
+        return csv_file(f'email,name,voter_id\nx{serial}@example.org,{SCRIPT},"{quoted}"\n', f"{markup}.csv")
     if kind == "email" and emails_too:
         return f"{markup}@example.org"
     if name == "choices":
@@ -231,7 +232,7 @@ def oversize(name, kind, value, options, serial):
 
 def with_nul(name, kind, value, options, serial):
     if kind == "file":
-        return csv_file(f"email,name\nnul{serial}@example.org,Nul\x00Name\n")
+        return csv_file(f"email,name\nnul{serial}@example.org,Nul\x00Name\n", "../../etc/ro\x00ster.csv")
     return sensible(name, kind, value, options, serial) + "\x00tail"
 
 
@@ -374,6 +375,12 @@ def post_roster(client, world):
     return "roster.show", {"election_id": world["election_id"]}
 
 
+def post_roster_file_name(client, world):
+    client.post(f"/elections/{world['election_id']}/roster/upload",
+                data={"file": csv_file("email\nnamed@example.org\n", f"{SCRIPT}.csv")})
+    return "elections.audit_log", {"election_id": world["election_id"]}
+
+
 def post_list_choice(client, world):
     """The list's name comes from Constant Contact: hostile data from outside, too."""
     client.post(f"/elections/{world['election_id']}/integration/list", data={"list_id": LIST_ID})
@@ -381,7 +388,7 @@ def post_list_choice(client, world):
 
 
 @pytest.mark.parametrize("post", [post_election, post_question, post_voter, post_roster,
-                                  post_list_choice], ids=lambda f: f.__name__)
+                                  post_roster_file_name, post_list_choice], ids=lambda f: f.__name__)
 def test_stored_markup_is_shown_as_text(app, client, world, post):
     endpoint, args = post(client, world)
     with app.test_request_context():
