@@ -10,7 +10,8 @@ the one-time receipt). A ballot counts when the receipt page says "Thank you for
 The baseline is bench/baseline_app.py under the same gunicorn settings: one POST inserting
 one row into SQLite per request, from the same 50 threads. Printed: ballots/s, p50/p95
 latency (whole voter and per step), errors, and ballots/s / baseline inserts/s
-(target >= 0.5, 0 errors).
+(target >= 0.5, 0 errors); also CPU per ballot (server and client) and the ratio per HTTP
+request, since a ballot takes 5 requests and a baseline insert 1.
 """
 import argparse
 import json
@@ -159,6 +160,7 @@ def cast_one(session, base, slug, number):
     if "Thank you for voting" not in receipt.text:
         raise ValueError(f"the ballot was not cast (ended at {receipt.url})")
     steps["cast + receipt page"] = time.perf_counter() - mark
+    steps["http requests"] = sum(1 + len(r.history) for r in (page, ballot, receipt))
     return steps
 
 
@@ -288,6 +290,8 @@ def describe(name, unit, tally, wall):
     count = max(1, len(tally.done))
     print(f"    CPU per {unit[:-1]}: server {1000 * tally.server_cpu / count:.1f} ms, client "
           f"{1000 * tally.client_cpu / count:.1f} ms")
+    http = sum(tally.steps.pop("http requests", [])) or len(tally.done)
+    print(f"    HTTP requests: {http} = {http / count:.1f} per {unit[:-1]}, {http / wall:.1f}/s")
     for step, values in tally.steps.items():
         print(f"    {step:<24} p50 {1000 * _common.percentile(values, 0.5):6.0f} ms   p95 "
               f"{1000 * _common.percentile(values, 0.95):6.0f} ms")
@@ -309,6 +313,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="eo_cc_bench_ballots_") as tmp:
         base_tally, base_wall, tally, wall, stored = run_rounds(
             Path(tmp), args.voters, args.inserts, args.rounds, args.seconds)
+    http_per_ballot = sum(tally.steps.get("http requests", [])) / max(1, len(tally.done))
     base_rate = describe("baseline (bare Flask, one INSERT per request)", "inserts",
                          base_tally, base_wall)
     rate = describe("eo_cc (election page, sign in, ballot, cast, receipt)", "ballots", tally, wall)
@@ -319,9 +324,12 @@ def main():
           f"ballots cast: {consistent})")
     print(f"ratio eo_cc ballots/s / baseline inserts/s = {ratio:.3f} (target >= 0.5); "
           f"errors {errors} (target 0)")
+    print(f"per HTTP request: eo_cc {rate * http_per_ballot:.1f}/s / baseline {base_rate:.1f}/s = "
+          f"{ratio * http_per_ballot:.3f} (a ballot takes {http_per_ballot:.0f} requests)")
     _common.result("ballots", passed=ratio >= 0.5 and errors == 0 and consistent,
                    ballots_per_s=round(rate, 1), baseline_per_s=round(base_rate, 1),
-                   ratio=round(ratio, 3), errors=errors, ballots=len(tally.done),
+                   ratio=round(ratio, 3), errors=errors, http_per_ballot=round(http_per_ballot, 1),
+                   request_ratio=round(ratio * http_per_ballot, 3), ballots=len(tally.done),
                    p50_ms=round(1000 * _common.percentile(tally.done, 0.5)),
                    p95_ms=round(1000 * _common.percentile(tally.done, 0.95)),
                    steps_p50_ms={k: round(1000 * _common.percentile(v, 0.5))

@@ -56,7 +56,10 @@ def summary_lines(results):
         elif r["bench"] == "ballots":
             lines.append(f"- Ballots: {r['ballots_per_s']} ballots/s vs baseline {r['baseline_per_s']} "
                          f"inserts/s, ratio {r['ratio']} (target >= 0.5), p50 {r['p50_ms']} ms, "
-                         f"p95 {r['p95_ms']} ms, errors {r['errors']} (target 0): {mark}")
+                         f"p95 {r['p95_ms']} ms, errors {r['errors']} (target 0): {mark}; per HTTP "
+                         f"request {r['request_ratio']} ({r['http_per_ballot']:.0f} requests a ballot), "
+                         f"server CPU {r['server_cpu_ms_per_ballot']} ms a ballot vs "
+                         f"{r['server_cpu_ms_per_insert']} ms an insert")
         elif r["bench"] == "sync":
             for c in r["cases"]:
                 lines.append(
