@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from eo_cc.ballots import cast_ballot
+from eo_cc import cc_tokens
 from eo_cc.cc_tokens import get_connection, load_token, save_token
 from eo_cc.db import one, rows
 from eo_cc.sandbox import server, store, tokens
@@ -27,6 +28,7 @@ from eo_cc.sync import run_sync
 from .factories import SECRET_KEY, make_admin, make_election, make_voters
 
 CHILD = Path(__file__).with_name("sync_child.py")
+CRON_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "cc_sync.py"
 CLIENT_ID, CLIENT_SECRET = "eo-cc-fault-test", "fault-test-secret"
 REDIRECT_URI = "http://127.0.0.1:5000/callback"
 RATE = 40                      # our pacer; the sandbox allows 50/s, so only injected 429s
@@ -100,7 +102,8 @@ class World:
 
 
 def remove_calls(stats):
-    return sum(n for endpoint, n in stats["requests"].items() if "remove_list_memberships" in endpoint)
+    """Removal batches CC accepted (a 401, 5xx or dropped attempt started no activity)."""
+    return stats["responses"].get("POST /v3/activities/remove_list_memberships 201", 0)
 
 
 def api_requests(stats):
@@ -162,15 +165,27 @@ def child_env(app, tmp_path):
     return env
 
 
-def spawn(env, *args):
-    return subprocess.Popen([sys.executable, str(CHILD), *args], env=env, stdout=subprocess.PIPE,
+def spawn(env, *args, script=CHILD):
+    return subprocess.Popen([sys.executable, str(script), *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
-def sync_in_process(app, db, tmp_path):
-    lines = []
-    result = run_sync(db, app.config, echo=lines.append, lock_path=str(tmp_path / "cc_sync.lock"))
-    return result, lines
+def run_child(env, *args, script=CHILD):
+    """One sync subprocess to the end: (exit code, output)."""
+    proc = spawn(env, *args, script=script)
+    output = proc.communicate(timeout=120)[0]
+    return proc.returncode, output
+
+
+@pytest.fixture
+def sync(app, db, tmp_path):
+    """One in-process sync run: (RunResult, printed lines)."""
+    def run(**options):
+        lines = []
+        options.setdefault("echo", lines.append)
+        result = run_sync(db, app.config, lock_path=str(tmp_path / "cc_sync.lock"), **options)
+        return result, lines
+    return run
 
 
 
@@ -272,3 +287,164 @@ def test_killed_three_times_under_faults_the_sync_still_leaves_exactly_the_non_v
     recorded_total = one(db, "SELECT coalesce(sum(removed), 0) AS n FROM sync_run_elections")["n"]
     assert recorded_total == 1000 - sum(run.became_done for run in runs if run.killed)
     assert recorded_total >= 1000 - sum(run.became_done for run in runs if run.killed)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", list(INJECTED_ERRORS))
+def test_each_fault_kind_alone_is_retried_until_the_list_is_right(kind, world, db, sync, monkeypatch):
+    monkeypatch.setattr(cc_tokens, "TIMEOUT", (CHILD_TIMEOUT_SECONDS, CHILD_TIMEOUT_SECONDS))
+    w = world(300, 120)
+    w.faults(**{kind: 0.3, "slow_seconds": SLOW_SECONDS, "seed": 4})
+    for _ in range(4):
+        result, lines = sync()
+        check_the_list_after_a_run(w, db)
+        if result.exit_code == 0:
+            break
+    assert result.exit_code == 0, lines
+    assert w.list_members() == w.not_voted
+    assert removal_states(db, w.election_id) == {"done": 120}
+    stats = w.stats()
+    assert stats["errors"].get(INJECTED_ERRORS[kind], 0) >= 1, stats["errors"]
+    assert stats["forbidden_calls"] == []
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+def stored_refresh_token_is_live(world, refresh_token):
+    sandbox_db = store.open_db(world.sandbox_db_path)
+    try:
+        row = one(sandbox_db, "SELECT is_active FROM refresh_tokens WHERE token_hash = ?",
+                  [tokens.digest(refresh_token)])
+    finally:
+        sandbox_db.close()
+    return bool(row and row["is_active"])
+
+
+def token_requests(stats):
+    return stats["requests"].get("POST /oauth2/default/v1/token", 0)
+
+
+@pytest.mark.parametrize("when", ["expired at CC mid-run", "about to expire before the run"])
+def test_expired_access_tokens_are_refreshed_once_and_the_rotated_refresh_token_saved(
+        when, world, db, sync):
+    w = world(1200, 700)                      # two batches: tokens expire between them
+    before = load_token(db, SECRET_KEY, w.admin_id)
+    expired = []
+
+    def echo(line):
+        if when.endswith("mid-run") and "submitted 500" in line and not expired:
+            expired.append(w.faults(expire_tokens=True))
+
+    if when.endswith("before the run"):
+        db.execute("UPDATE cc_connections SET expires_at = ?", [int(time.time()) + 60])
+    result, _ = sync(echo=echo, verbose=True)
+
+    assert when.endswith("before the run") or expired
+    assert result.exit_code == 0 and result.total("removed") == 700
+    assert w.list_members() == w.not_voted
+    after = load_token(db, SECRET_KEY, w.admin_id)
+    assert after["refresh_token"] != before["refresh_token"]
+    assert after["access_token"] != before["access_token"]
+    assert stored_refresh_token_is_live(w, after["refresh_token"])
+    assert not stored_refresh_token_is_live(w, before["refresh_token"])
+    assert get_connection(db, w.admin_id)["needs_grant"] == 0
+    assert token_requests(w.stats()) == 1
+    assert remove_calls(w.stats()) == 2
+
+
+@pytest.mark.parametrize("expired", ["at CC", "locally"])
+def test_a_refused_refresh_asks_for_a_new_grant_keeps_every_removal_and_a_new_grant_finishes(
+        expired, world, db, child_env):
+    w = world(300, 120)
+    if expired == "at CC":
+        w.faults(refuse_refresh=True, expire_tokens=True)
+    else:
+        w.faults(refuse_refresh=True)
+        db.execute("UPDATE cc_connections SET expires_at = ?", [int(time.time()) - 60])
+    env = child_env()
+
+    code, output = run_child(env)
+    assert code != 0, output
+    assert "grant" in output.lower()
+    connection = get_connection(db, w.admin_id)
+    assert connection["needs_grant"] == 1 and connection["last_error"]
+    assert removal_states(db, w.election_id) == {"queued": 120}
+    assert w.list_members() == w.members
+    assert remove_calls(w.stats()) == 0
+
+    # Until access is granted again, runs keep everything and send nothing.
+    requests_so_far = w.stats()["total_requests"]
+    code, output = run_child(env)
+    assert code != 0 and w.stats()["total_requests"] == requests_so_far
+    assert removal_states(db, w.election_id) == {"queued": 120}
+
+    w.faults()
+    save_token(db, SECRET_KEY, w.admin_id, w.issue_token())   # the admin clicks Grant access
+    code, output = run_child(env)
+    assert code == 0, output
+    assert w.list_members() == w.not_voted
+    assert removal_states(db, w.election_id) == {"done": 120}
+    assert get_connection(db, w.admin_id)["needs_grant"] == 0
+
+
+# --- activities --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("outcome", ["failed", "timed_out"])
+def test_activities_that_end_badly_are_requeued_and_a_later_run_finishes(outcome, world, db, sync):
+    w = world(1200, 700)
+    w.faults(activity_outcome=outcome)
+    first, lines = sync()
+    assert first.exit_code == 1, lines
+    assert removal_states(db, w.election_id) == {"queued": 700}
+    assert {(r["attempts"], outcome in r["last_error"]) for r in rows(
+        db, "SELECT attempts, last_error FROM cc_removals")} == {(1, True)}
+    assert w.list_members() == w.members
+    assert dict(db.execute("SELECT state, count(*) FROM cc_activities GROUP BY state").fetchall()) \
+        == {outcome: 2}
+
+    w.faults()
+    second, lines = sync()
+    assert second.exit_code == 0, lines
+    assert w.list_members() == w.not_voted
+    assert removal_states(db, w.election_id) == {"done": 700}
+    assert [r["removed"] for r in rows(db, "SELECT removed FROM sync_run_elections ORDER BY run_id")] \
+        == [0, 700]
+    assert remove_calls(w.stats()) == 2 * math.ceil(700 / BATCH)     # one pass each, no repeats
+
+
+def test_an_activity_still_processing_when_the_run_ends_is_done_only_by_the_next_run(world, db, sync):
+    w = world(300, 120)
+    w.api("POST", "/limits", json={"activity_delay": 3})
+    first, _ = sync(poll_seconds=0)
+    assert removal_states(db, w.election_id) == {"submitted": 120}
+    assert first.total("removed") == 0 and first.total("processing") == 120
+    assert w.list_members() == w.members
+
+    time.sleep(3.2)
+    second, _ = sync()
+    assert second.exit_code == 0 and second.total("removed") == 120
+    assert w.list_members() == w.not_voted
+    assert remove_calls(w.stats()) == 1
+
+
+# --- two runs at once -----------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_two_syncs_started_at_once_do_the_work_once(world, db, child_env):
+    w = world(1500, 1200)
+    env = child_env()
+    procs = [spawn(env, script=CRON_SCRIPT) for _ in range(2)]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+
+    assert [proc.returncode for proc in procs] == [0, 0], outputs
+    workers = [out for out in outputs if "1200 removed" in out]
+    idle = [out for out in outputs if "Another sync is running" in out or "Nothing to sync" in out]
+    assert len(workers) == 1 and len(idle) == 1, outputs
+    runs = rows(db, "SELECT * FROM sync_runs")
+    assert len(runs) == 1
+    stats = w.stats()
+    assert remove_calls(stats) == math.ceil(1200 / BATCH)
+    assert stats["requests"]["POST /v3/activities/remove_list_memberships"] == math.ceil(1200 / BATCH)
+    assert api_requests(stats) == runs[0]["requests"]            # the idle one sent nothing
+    assert w.list_members() == w.not_voted
+    assert removal_states(db, w.election_id) == {"done": 1200}
