@@ -241,7 +241,8 @@ def _send_new_link(election, email):
         return
     db.execute("UPDATE voters SET link_version = link_version + 1 WHERE id = ?", [voter["id"]])
     voter["link_version"] += 1
-    notices.send_ballot_link(db, current_app.config, election, voter, base_url=request.host_url)
+    # BASE_URL, never request.host_url: anyone can ask, and a forged Host would get the link's token.
+    notices.send_ballot_link(db, current_app.config, election, voter)
 
 
 @bp.route("/<slug>/receipt", methods=["GET", "POST"])

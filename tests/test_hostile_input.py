@@ -549,3 +549,22 @@ def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, re
             starts = [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
             assert starts == [], f"{rule.rule}{query} starts cells with a formula: {starts}"
     assert downloads >= 4
+
+
+# --- a forged Host header ---
+
+def test_a_forged_host_header_cannot_redirect_a_voters_new_ballot_link(app, db, admin):
+    """Anyone may ask for a voter's new link; the mail must point at this site, not the asker's Host."""
+    election_id = make_election(db, admin)
+    make_voters(db, election_id, count=1, secret_key=app.config["SECRET_KEY"])
+    slug = db["elections"].get(election_id)["slug"]
+    client = app.test_client()
+    response = client.post(f"/vote/{slug}/forgot", data={"email": "voter1@example.org"},
+                           headers={"Host": "evil.example"})
+    assert response.status_code == 302
+    outbox = os.path.join(app.instance_path, "outbox")
+    (name,) = os.listdir(outbox)
+    with open(os.path.join(outbox, name), encoding="utf-8") as f:
+        mail = f.read()
+    assert "evil.example" not in mail
+    assert f"{app.config['BASE_URL']}/vote/{slug}/link/" in mail
