@@ -154,10 +154,26 @@ class Client:
 
     def contacts_in_list(self, list_id, page_size=MAX_PAGE_SIZE):
         """Every contact on one list, page by page."""
-        if not 1 <= page_size <= MAX_PAGE_SIZE:
-            raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
-        params = {"lists": list_id, "limit": page_size}
-        yield from self._paginate("/contacts", params, "contacts")
+        next_url = None
+        while True:
+            contacts, next_url = self.contacts_in_list_page(list_id, next_url, page_size)
+            yield from contacts
+            if next_url is None:
+                return
+
+    def contacts_in_list_page(self, list_id, next_url=None, page_size=MAX_PAGE_SIZE):
+        """One page of a list's contacts and the next page's URL (None on the last page).
+
+        A caller that retries a failed page on its own resumes from next_url, instead of
+        restarting the whole scan and spending the shared budget twice.
+        """
+        if next_url is not None:
+            page = self._request("GET", next_url)
+        else:
+            if not 1 <= page_size <= MAX_PAGE_SIZE:
+                raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
+            page = self._request("GET", "/contacts", params={"lists": list_id, "limit": page_size})
+        return page.get("contacts", []), self._next_link(page)
 
     def remove_list_memberships(self, list_id, contact_ids):
         """Start an activity removing these contacts from one list; returns the activity."""
@@ -184,9 +200,13 @@ class Client:
         while url:
             page = self._request("GET", url, params=params)
             yield from page.get(key, [])
-            href = ((page.get("_links") or {}).get("next") or {}).get("href")
             # The next link already carries the query (cursor, limit, ...).
-            url, params = (self._next_url(href), None) if href else (None, None)
+            url, params = self._next_link(page), None
+
+    def _next_link(self, page):
+        """The absolute URL of the next page, or None on the last page."""
+        href = ((page.get("_links") or {}).get("next") or {}).get("href")
+        return self._next_url(href) if href else None
 
     def _url(self, path):
         return path if "://" in path else self.base_url + path

@@ -107,18 +107,15 @@ def page_list(run, job, wanted):
 
 
 def list_pages(run, client, list_id):
-    """The list's contacts one page at a time, each page retried on its own.
-
-    Client.contacts_in_list is a generator that cannot resume after a failed page, and
-    restarting a 200-page scan for one 429 would spend the shared budget twice; so this
-    follows the next links itself, through the client's own request and link checks.
-    """
-    url, params = client._url("/contacts"), {"lists": list_id, "limit": PAGE_SIZE}
-    while url:
-        page = run.call(lambda: client._request("GET", url, params=params))
-        yield page.get("contacts", [])
-        href = ((page.get("_links") or {}).get("next") or {}).get("href")
-        url, params = (client._next_url(href), None) if href else (None, None)
+    """The list's contacts one page at a time, each page retried on its own (so one 429
+    in a 200-page scan does not restart it and spend the shared budget twice)."""
+    next_url = None
+    while True:
+        contacts, next_url = run.call(
+            lambda: client.contacts_in_list_page(list_id, next_url, PAGE_SIZE))
+        yield contacts
+        if next_url is None:
+            return
 
 
 def remember(db, list_id, contacts):
