@@ -21,6 +21,8 @@ from . import audit, cc_api, cc_tokens, clock
 from .db import get_db, immediate, one
 from .elections import load_election
 from .sync import sync_status
+from .sync_ledger import request_counter
+from .sync_resolve import remember_list_sizes
 
 bp = Blueprint("integration", __name__)
 oauth = OAuth()
@@ -184,10 +186,18 @@ def lists(election_id):
 
 
 def fetch_lists():
-    """All the admin's CC lists, favourites first, then by name."""
-    client = cc_tokens.make_client(get_db(), current_app.config, current_user.id)
-    return sorted(client.contact_lists(),
-                  key=lambda item: (not item.get("favorite"), (item.get("name") or "").casefold()))
+    """All the admin's CC lists, favourites first, then by name.
+
+    The requests count against the shared daily budget, and the member counts are kept
+    so the next sync can choose its cheaper look-up without asking again.
+    """
+    db = get_db()
+    client = cc_tokens.make_client(db, current_app.config, current_user.id,
+                                   on_request=request_counter(db))
+    lists = list(client.contact_lists())
+    remember_list_sizes(db, lists)
+    return sorted(lists, key=lambda item: (not item.get("favorite"),
+                                           (item.get("name") or "").casefold()))
 
 
 def grant_again(election_id):

@@ -420,3 +420,11 @@ def test_another_admins_integration_pages_are_404(app, db, client, auth, request
                            data={"list_id": "l1"})
     assert response.status_code == 404
     assert connection_count(db) == 1 and not requests_mock.called
+
+
+def test_list_page_counts_requests_and_remembers_list_sizes(client, db, connected, election_id,
+                                                           requests_mock):
+    requests_mock.get(LISTS_URL, json={"lists": [a_list("l-1", "Voters", members=1500)]})
+    client.get(f"/elections/{election_id}/integration/lists")
+    assert [(r["list_id"], r["membership_count"]) for r in db["cc_list_sizes"].rows] == [("l-1", 1500)]
+    assert db.execute("SELECT sum(requests) FROM cc_request_counts").fetchone()[0] == 1
