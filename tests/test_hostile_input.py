@@ -10,19 +10,22 @@ import io
 import os
 import re
 import tempfile
+import threading
 import time
 from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import quote_from_bytes, urlsplit
 
 import pytest
+import requests
 from flask import url_for
 from werkzeug.datastructures import MultiDict
+from werkzeug.serving import make_server
 
 from eo_cc import cc_tokens, clock, create_app
 from eo_cc.crypto import ballot_link_token
 
-from .factories import make_election, make_voters
+from .factories import ADMIN_PASSWORD, make_election, make_voters
 from .fake_cc import LIST_ID, FakeCC
 
 SCRIPT = "<script>alert(1)</script>"
@@ -428,6 +431,24 @@ def test_a_20_mb_roster_upload_is_refused_with_a_clear_413_and_nothing_imported(
     assert db.execute("SELECT COUNT(*) FROM voters").fetchone()[0] == before
     assert not db.execute("SELECT 1 FROM audit_log WHERE action = 'imported roster'").fetchall()
 
+
+
+def test_a_20_mb_roster_upload_over_real_http_gets_the_413_page_not_a_reset_connection(app, db, admin):
+    """The server answers before reading the body; the browser must still receive the page."""
+    election_id = make_election(db, admin, state="draft", opens_in_hours=5)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.port}"
+        session = requests.Session()
+        session.post(f"{base}/auth/login", data={"email": "ada@example.org", "password": ADMIN_PASSWORD})
+        body = b"email,name\n" + b"someone@example.org,Some One\n" * (20 * 1024 * 1024 // 29)
+        response = session.post(f"{base}/elections/{election_id}/roster/upload",
+                                files={"file": ("big.csv", body)}, timeout=30)
+    finally:
+        server.shutdown()
+    assert response.status_code == 413 and "at most 16 MB" in response.text
+    assert db["voters"].count == 0
 
 # --- whitespace and line breaks where one line of text belongs ---
 
