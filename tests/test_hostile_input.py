@@ -54,30 +54,40 @@ POST_ENDPOINTS = _post_endpoints()
 
 # --- the world: admin A's draft election (editable), an open election for voters, a CC list ---
 
+def election_objects(db, election_id, secret_key):
+    """An election's voters, a pending reminder and its first question, for URL arguments."""
+    voters = make_voters(db, election_id, secret_key=secret_key)
+    reminder = db["reminders"].insert({"election_id": election_id, "send_at": clock.iso(
+        clock.now() + timedelta(days=2))}).last_pk
+    question = db.execute("SELECT MIN(id) FROM questions WHERE election_id = ?",
+                          [election_id]).fetchone()[0]
+    return {"election_id": election_id, "voter_pk": voters[0], "reminder_id": reminder,
+            "question_id": question, "voter_id": voters[0]}
+
+
 @pytest.fixture
-def world(app, db, admin, requests_mock):
-    """Real objects for every URL argument; CC answers from a fake whose list name is hostile."""
+def world(request, app, db, admin, requests_mock):
+    """Real objects for every URL argument; CC answers from a fake whose list name is hostile.
+
+    Admin routes act on the draft election, or on the open one when parametrized with "open";
+    voter routes always use the open election.
+    """
     # West of UTC, so the far end of the calendar overflows when converted to UTC.
     db["admins"].update(admin, {"timezone": "America/Los_Angeles"})
     fake = FakeCC(requests_mock)
     fake.add_list(LIST_ID, ["voter1@example.org"], name=SCRIPT)
     requests_mock.post(app.config["CC_REVOKE_URL"], text="")
-    cc_tokens.save_token(db, app.config["SECRET_KEY"], admin, {
+    secret_key = app.config["SECRET_KEY"]
+    cc_tokens.save_token(db, secret_key, admin, {
         "access_token": "stored-access", "refresh_token": "stored-refresh", "token_type": "Bearer",
         "expires_at": int(time.time()) + 86400, "scope": "contact_data offline_access"})
-    draft = make_election(db, admin, title="Draft election", state="draft",
-                          opens_in_hours=24, closes_in_hours=24 * 5)
-    voters = make_voters(db, draft, secret_key=app.config["SECRET_KEY"])
-    reminder = db["reminders"].insert({"election_id": draft, "send_at": clock.iso(
-        clock.now() + timedelta(days=2))}).last_pk
-    question = db.execute("SELECT MIN(id) FROM questions WHERE election_id = ?", [draft]).fetchone()[0]
-    voting = make_election(db, admin, title="Open election")
-    voter = make_voters(db, voting, secret_key=app.config["SECRET_KEY"])[0]
-    values = {"election_id": draft, "voter_pk": voters[0], "reminder_id": reminder,
-              "question_id": question, "direction": "down", "slug": db["elections"].get(voting)["slug"],
-              "voter_id": voter, "token": ballot_link_token(app.config["SECRET_KEY"], voter, 1),
-              "list_id": LIST_ID, "filename": "style.css"}
-    return values
+    draft = election_objects(db, make_election(db, admin, title="Draft election", state="draft",
+                                               opens_in_hours=24, closes_in_hours=24 * 5), secret_key)
+    voting = election_objects(db, make_election(db, admin, title="Open election"), secret_key)
+    admin_side = voting if getattr(request, "param", "draft") == "open" else draft
+    return {**admin_side, "slug": db["elections"].get(voting["election_id"])["slug"],
+            "voter_id": voting["voter_id"], "token": ballot_link_token(secret_key, voting["voter_id"], 1),
+            "direction": "down", "list_id": LIST_ID, "filename": "style.css"}
 
 
 def fill(rule, values):
@@ -323,6 +333,7 @@ def client_for(rule, clients, values):
     return clients["anonymous"] if rule.rule.startswith("/auth/") else clients["admin"]
 
 
+@pytest.mark.parametrize("world", ["draft", "open"], indirect=True)
 @pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
 def test_hostile_values_posted_to_every_form_never_500_and_never_render_as_markup(
         app, clients, world, endpoint):
