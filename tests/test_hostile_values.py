@@ -82,6 +82,12 @@ def test_question_markup_is_text_on_the_voters_ballot(app, db, admin, client):
     assert not any(marker in page for marker in MARKERS)
 
 
+def test_question_markup_is_text_on_the_results_page(app, db, admin, client):
+    election_id = make_election(db, admin, state="closed", questions=[(SCRIPT, [SCRIPT, IMG], 1)])
+    page = client.get(f"/elections/{election_id}/results").get_data(as_text=True)
+    assert page.count(ESCAPED) >= 2  # the question's caption and a choice's row
+    assert not any(marker in page for marker in MARKERS)
+
 # --- an upload past MAX_CONTENT_LENGTH ---
 
 @pytest.mark.parametrize("csrf", [False, True], ids=["csrf-off", "csrf-on"])
