@@ -22,6 +22,7 @@ that depend on M or P).
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -106,6 +107,24 @@ def rss_mib(field="VmRSS"):
     return float("nan")
 
 
+def record_sends(sends):
+    """Note when every request leaves the client (after the pacer), to check its spacing."""
+    original = requests.Session.request
+
+    def request(self, method, url, *args, **kwargs):
+        if "/v3/" in str(url):
+            sends.append(time.monotonic())
+        return original(self, method, url, *args, **kwargs)
+
+    requests.Session.request = request
+
+
+def closest_window(sends, size=5):
+    """The shortest time any `size` consecutive requests took to leave (CC allows 4 a second)."""
+    gaps = [sends[i + size - 1] - sends[i] for i in range(len(sends) - size + 1)]
+    return min(gaps) if gaps else None
+
+
 def child(config_json):
     """The child: import, note the memory, run the sync once, print wall time and memory."""
     from eo_cc.db import connect
@@ -113,7 +132,8 @@ def child(config_json):
 
     config = json.loads(config_json)
     db = connect(config["DATABASE"])
-    lines = []
+    lines, sends = [], []
+    record_sends(sends)
     before = rss_mib()
     started = time.perf_counter()
     outcome = run_sync(db, config, echo=lines.append,
@@ -121,7 +141,8 @@ def child(config_json):
     wall = time.perf_counter() - started
     print(json.dumps({"wall": wall, "requests": outcome.requests, "exit_code": outcome.exit_code,
                       "rss_before_mib": before, "peak_rss_mib": rss_mib("VmHWM"),
-                      "message": outcome.message}))
+                      "message": outcome.message, "closest_5": closest_window(sends),
+                      "load": os.getloadavg()[0]}))
 
 
 def figures(m, p, run, stats, left, states):
@@ -139,7 +160,9 @@ def figures(m, p, run, stats, left, states):
         "wall_ratio": round(wall / floor, 3) if floor else None,
         "peak_rss_mib": round(run["peak_rss_mib"], 1),
         "rss_before_mib": round(run["rss_before_mib"], 1), "left_on_list": left, "expected_left": m - p,
-        "states": states, "exit_code": run["exit_code"], "forbidden": len(stats["forbidden_calls"]),
+        "states": states, "exit_code": run["exit_code"],
+        "closest_5_s": round(run["closest_5"], 3) if run["closest_5"] else None,
+        "load": round(run["load"], 1), "message": run["message"], "forbidden": len(stats["forbidden_calls"]),
     }
 
 
@@ -161,7 +184,9 @@ def report(row):
           f"  [{mark[ok['requests']]}]")
     for endpoint, n in sorted(row["by_endpoint"].items()):
         print(f"      {n:>6}  {endpoint}")
-    print(f"  429s provoked    {row['rate_limited']:>7}  target 0  [{mark[ok['throttled']]}]")
+    print(f"  429s provoked    {row['rate_limited']:>7}  target 0  [{mark[ok['throttled']]}]; "
+          f"the closest 5 consecutive requests left eo_cc {row['closest_5_s']} s apart "
+          f"(> 1 s: paced within 4/s); load average {row['load']}")
     print(f"  wall time        {row['wall_s']:>7.2f} s  floor {row['floor_s']:.2f} s "
           f"(requests / {RATE} per s); ratio {row['wall_ratio']}, target <= 1.1  [{mark[ok['wall']]}]")
     print(f"  peak memory      {row['peak_rss_mib']:>7.1f} MiB peak RSS of the sync process "
@@ -169,6 +194,7 @@ def report(row):
     print(f"  list afterwards  {row['left_on_list']:>7,} members, expected {row['expected_left']:,}; "
           f"outbox {row['states']}; exit code {row['exit_code']}; forbidden calls "
           f"{row['forbidden']}  [{mark[ok['list']]}]")
+    print(f"  eo_cc said       {row['message']}")
     return all(ok.values())
 
 
