@@ -18,15 +18,24 @@ def is_locked(db, key):
 
 
 def record_failure(db, key, max_failures=MAX_FAILURES):
-    """Count one failure; lock the key once it reaches max_failures within WINDOW."""
+    """Count one failure; lock the key once it reaches max_failures within WINDOW.
+
+    One statement, so guesses sent in parallel cannot read the same count and each write
+    count + 1 (which would let a burst of guesses through as one failure).
+    """
     now = clock.now()
-    row = one(db, "SELECT * FROM throttles WHERE key = ?", [key])
-    if row is None or clock.parse(row["first_failure_at"]) < now - WINDOW:
-        row = {"key": key, "failures": 0, "first_failure_at": clock.iso(now), "locked_until": None}
-    row["failures"] += 1
-    if row["failures"] >= max_failures:
-        row["locked_until"] = clock.iso(now + LOCKOUT)
-    db["throttles"].upsert(row, pk="key")
+    stale = "throttles.first_failure_at < :window_start"
+    count = f"CASE WHEN {stale} THEN 1 ELSE throttles.failures + 1 END"
+    db.execute(f"""
+        INSERT INTO throttles (key, failures, first_failure_at, locked_until)
+        VALUES (:key, 1, :now, CASE WHEN :max <= 1 THEN :until END)
+        ON CONFLICT (key) DO UPDATE SET
+            failures = {count},
+            first_failure_at = CASE WHEN {stale} THEN :now ELSE throttles.first_failure_at END,
+            locked_until = CASE WHEN {count} >= :max THEN :until
+                                WHEN {stale} THEN NULL ELSE throttles.locked_until END""",
+               {"key": key, "now": clock.iso(now), "window_start": clock.iso(now - WINDOW),
+                "max": max_failures, "until": clock.iso(now + LOCKOUT)})
 
 
 def clear(db, key):
