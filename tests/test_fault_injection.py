@@ -21,7 +21,7 @@ import requests
 from eo_cc.ballots import cast_ballot
 from eo_cc import cc_tokens
 from eo_cc.cc_tokens import get_connection, load_token, save_token
-from eo_cc.db import one, rows
+from eo_cc.db import connect, one, rows
 from eo_cc.sandbox import server, store, tokens
 from eo_cc.sync import run_sync, sync_status
 from eo_cc.sync_status import UP_TO_DATE
@@ -456,3 +456,22 @@ def test_two_syncs_started_at_once_do_the_work_once(world, db, child_env):
     assert api_requests(stats) == runs[0]["requests"]            # the idle one sent nothing
     assert w.list_members() == w.not_voted
     assert removal_states(db, w.election_id) == {"done": 1200}
+
+
+def test_the_site_and_the_sync_refreshing_one_expired_token_both_go_on(app, world, db):
+    w = world(300, 0)
+    db.execute("UPDATE cc_connections SET expires_at = ?", [int(time.time()) - 60])
+    other_db = connect(app.config["DATABASE"])     # as another process would have
+    try:
+        site = cc_tokens.make_client(db, app.config, w.admin_id)
+        cron = cc_tokens.make_client(other_db, app.config, w.admin_id)
+        assert [item["list_id"] for item in site.contact_lists()] == [w.list_id]
+        # cron still holds the refresh token the site's refresh just rotated away
+        assert [item["list_id"] for item in cron.contact_lists()] == [w.list_id]
+    finally:
+        other_db.close()
+    assert get_connection(db, w.admin_id)["needs_grant"] == 0
+    assert stored_refresh_token_is_live(w, load_token(db, SECRET_KEY, w.admin_id)["refresh_token"])
+    assert w.stats()["responses"] == {"POST /oauth2/default/v1/token 200": 1,
+                                      "POST /oauth2/default/v1/token 400": 1,
+                                      "GET /v3/contact_lists 200": 2}
