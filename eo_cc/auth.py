@@ -1,5 +1,6 @@
 """Admin accounts: sign up, log in, log out, and `create-admin`."""
 import secrets
+import sqlite3
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
@@ -53,13 +54,17 @@ def hash_password(password):
 def create_admin(db, name, email, password, timezone="UTC"):
     """Create an admin account and return its id. Raises ValueError if the email is taken."""
     email = email.strip().lower()
+    taken = ValueError(f"An account for {email} already exists.")
     if one(db, "SELECT id FROM admins WHERE email = ?", [email]):
-        raise ValueError(f"An account for {email} already exists.")
-    return db["admins"].insert({
-        "name": name.strip(), "email": email, "password_hash": hash_password(password),
-        "session_token": secrets.token_urlsafe(32), "timezone": timezone,
-        "created_at": clock.iso(),
-    }).last_pk
+        raise taken
+    try:
+        return db["admins"].insert({
+            "name": name.strip(), "email": email, "password_hash": hash_password(password),
+            "session_token": secrets.token_urlsafe(32), "timezone": timezone,
+            "created_at": clock.iso(),
+        }).last_pk
+    except sqlite3.IntegrityError:  # a parallel sign-up (a double click) took the email just now
+        raise taken from None
 
 
 def rotate_session_token(db, admin_id):
