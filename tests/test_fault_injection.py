@@ -475,3 +475,26 @@ def test_the_site_and_the_sync_refreshing_one_expired_token_both_go_on(app, worl
     assert w.stats()["responses"] == {"POST /oauth2/default/v1/token 200": 1,
                                       "POST /oauth2/default/v1/token 400": 1,
                                       "GET /v3/contact_lists 200": 2}
+
+
+def test_quota_used_up_mid_run_keeps_everything_and_waits_for_the_next_day(world, db, sync,
+                                                                             monkeypatch):
+    w = world(1200, 700)
+    w.api("POST", "/limits", json={"daily_quota": 5})   # 1 list size + 3 pages + 1 batch
+    first, _ = sync()
+    assert first.exit_code == 1
+    assert removal_states(db, w.election_id) == {"submitted": 500, "queued": 200}
+    assert w.stats()["quota_exceeded"] == 1
+
+    requests_so_far = w.stats()["total_requests"]
+    same_day, _ = sync()
+    assert same_day.exit_code == 1 and w.stats()["total_requests"] == requests_so_far
+    check_the_list_after_a_run(w, db)
+    assert "done" not in removal_states(db, w.election_id)
+
+    monkeypatch.setattr("eo_cc.sync_ledger.utc_day", lambda: "2999-01-01")
+    w.api("POST", "/limits", json={"daily_quota": 10_000, "reset_usage": True})
+    next_day, _ = sync()
+    assert next_day.exit_code == 0 and next_day.total("removed") == 700
+    assert w.list_members() == w.not_voted
+    assert remove_calls(w.stats()) == 2
