@@ -36,6 +36,7 @@ class _Job:
     batches: list = field(default_factory=list)   # [[(removal_id, contact_id), ...], ...]
     pending: dict = field(default_factory=dict)   # activity ids still to poll, oldest first
     stopped: bool = False
+    last_removal_id: int | None = None            # the queue as resolve() read it
 
     @property
     def list_id(self):
@@ -135,6 +136,9 @@ class _Run:
         job.client = self._client(job.election["admin_id"])
         if not self.dry_run:
             self._repoll(job)
+        # Ballots cast from here on wait for the next run: they are no failure of this one.
+        job.last_removal_id = self.db.execute(
+            "SELECT max(id) FROM cc_removals WHERE election_id = ?", [job.election["id"]]).fetchone()[0]
         resolve(self, job)
 
     def _guarded(self, job, step, *args):
@@ -349,8 +353,8 @@ class _Run:
             return
         counts = dict(self.db.execute(
             "SELECT state, count(*) FROM cc_removals WHERE election_id = ? AND queued_at <= ? "
-            "AND state IN ('queued', 'submitted') GROUP BY state",
-            [job.election["id"], self.started_at]).fetchall())
+            "AND id <= coalesce(?, id) AND state IN ('queued', 'submitted') GROUP BY state",
+            [job.election["id"], self.started_at, job.last_removal_id]).fetchall())
         job.result.failed = counts.get("queued", 0)
         job.result.processing = counts.get("submitted", 0)
 

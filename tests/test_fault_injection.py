@@ -11,6 +11,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -498,3 +499,46 @@ def test_quota_used_up_mid_run_keeps_everything_and_waits_for_the_next_day(world
     assert next_day.exit_code == 0 and next_day.total("removed") == 700
     assert w.list_members() == w.not_voted
     assert remove_calls(w.stats()) == 2
+
+
+# --- voting goes on while the sync runs ------------------------------------------------------
+
+@pytest.mark.slow
+def test_voters_casting_while_syncs_run_lose_no_ballot_and_every_voter_leaves_the_list(
+        app, world, db, child_env):
+    w = world(1500, 0)
+    casting, errors = list(w.to_vote[:600]), []
+    choice = one(db, "SELECT id, question_id FROM choices LIMIT 1")
+
+    def vote():
+        voter_db = connect(app.config["DATABASE"])
+        try:
+            for voter_id in casting:
+                try:
+                    cast_ballot(voter_db, voter_id, {choice["question_id"]: [choice["id"]]})
+                except Exception as error:   # noqa: BLE001 (any failure is the finding)
+                    errors.append(repr(error))
+                time.sleep(0.005)
+        finally:
+            voter_db.close()
+
+    voters = threading.Thread(target=vote)
+    voters.start()
+    env, outputs = child_env(), []
+    while True:
+        voting_over = not voters.is_alive()
+        outputs.append(run_child(env))
+        if voting_over:
+            break
+        assert len(outputs) <= 8, outputs
+    voters.join()
+
+    assert errors == []
+    # Nothing failed: a ballot cast after a run read the queue waits for the next run and
+    # is no failure of this one (exit 1 would page whoever watches the cron job).
+    assert [code for code, _ in outputs] == [0] * len(outputs), outputs
+    assert all(" 0 still queued" in out for _, out in outputs), outputs
+    assert len(w.voted) == 600
+    assert one(db, "SELECT count(*) AS n FROM ballots")["n"] == 600
+    assert removal_states(db, w.election_id) == {"done": 600}
+    assert w.list_members() == w.not_voted
