@@ -9,9 +9,28 @@ import sqlite3
 import click
 from flask import current_app, g
 from flask.cli import with_appcontext
-from sqlite_utils import Database
+import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' Database whose atomic() takes the write lock up front.
+
+    A deferred BEGIN that reads before it writes (sqlite-utils' update() and delete()
+    read the row first) fails at once with "database is locked" when another connection
+    holds or has just committed a write: WAL will not upgrade a stale snapshot. BEGIN
+    IMMEDIATE queues on the busy timeout instead.
+    """
+
+    @contextlib.contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:  # nested: sqlite-utils' savepoint
+            with super().atomic():
+                yield self
+        else:
+            with immediate(self):
+                yield self
 
 
 def connect(path):

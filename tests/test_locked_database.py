@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from eo_cc import cc_tokens
 from eo_cc.db import BUSY_TIMEOUT_MS, connect, immediate
 
 from .factories import make_election, make_voters
@@ -30,14 +31,14 @@ def election(app, db, admin):
     return election_id, db["elections"].get(election_id)["slug"], voter_ids, choices
 
 
-def hold_write_lock(path, locked, released_at):
-    """Take the write lock, write, and keep the transaction open for HOLD_SECONDS."""
+def hold_write_lock(path, locked, released_at, seconds=HOLD_SECONDS):
+    """Take the write lock, write, and keep the transaction open for a few seconds."""
     db = connect(path)
     try:
         with immediate(db):
             db.execute("UPDATE elections SET updated_at = updated_at")
             locked.set()
-            time.sleep(HOLD_SECONDS)
+            time.sleep(seconds)
             released_at.append(time.monotonic())
     finally:
         db.close()
@@ -139,3 +140,45 @@ def test_two_sign_ups_for_one_email_queued_behind_a_long_write_make_one_account(
     assert sorted(status for status, _ in answers) == [200, 302], answers
     assert "already exists" in next(page for status, page in answers if status == 200)
     assert db["admins"].count == 1
+
+
+def admin_posts(world):
+    """Admin actions whose transaction reads before it writes (each a (url, form) pair)."""
+    e = world["draft"]
+    return {
+        "add a question": (f"/elections/{e}/questions/new",
+                           {"prompt": "Q?", "choices": "Yes\nNo", "max_choices": "1"}),
+        "delete a question": (f"/elections/{e}/questions/{world['question']}/delete", {}),
+        "move a question": (f"/elections/{e}/questions/{world['question']}/move/down", {}),
+        "change settings": (f"/elections/{e}/settings", {"has_live_results": "y"}),
+        "open voting": (f"/elections/{e}/open", {}),
+        "disconnect Constant Contact": (f"/elections/{e}/integration/disconnect", {}),
+    }
+
+
+@pytest.fixture
+def admin_world(app, db, admin):
+    draft = make_election(db, admin, state="draft", opens_in_hours=5, has_announcement_email=0)
+    make_voters(db, draft, count=2, secret_key=app.config["SECRET_KEY"])
+    question = db.execute("SELECT MIN(id) FROM questions WHERE election_id = ?", [draft]).fetchone()[0]
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], admin, {"access_token": "a", "expires_in": 3600})
+    return {"draft": draft, "question": question}
+
+
+@pytest.mark.parametrize("action", list(admin_posts({"draft": 0, "question": 0})))
+def test_admin_actions_during_a_long_write_wait_for_it_instead_of_failing(app, client, admin_world,
+                                                                          monkeypatch, action):
+    """A transaction that reads first must still queue on the busy timeout, not fail at once."""
+    monkeypatch.setattr("eo_cc.integration.revoke", lambda token: None)  # no network in this test
+    url, form = admin_posts(admin_world)[action]
+    locked, released_at = threading.Event(), []
+    writer = threading.Thread(target=hold_write_lock,
+                              args=(app.config["DATABASE"], locked, released_at, 1.0))
+    writer.start()
+    locked.wait(5)
+    try:
+        response = client.post(url, data=form)
+    finally:
+        writer.join(30)
+    assert response.status_code == 302, f"{action}: {response.status_code}"
+    assert time.monotonic() > released_at[0]
