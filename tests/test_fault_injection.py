@@ -436,18 +436,33 @@ def test_an_activity_still_processing_when_the_run_ends_is_done_only_by_the_next
     assert remove_calls(w.stats()) == 1
 
 
+@pytest.mark.slow
+def test_a_dry_run_under_faults_removes_nobody_and_changes_no_removal(world, db, child_env):
+    w = world(300, 120)
+    w.faults(**FAULT_MIX, seed=4)
+    code, output = run_child(child_env({"EO_CC_TEST_CC_TIMEOUT": str(CHILD_TIMEOUT_SECONDS)}),
+                             "--dry-run")
+    assert code in (0, 1) and "would remove" in output, output
+    assert w.stats()["errors"], "no fault was injected"
+    assert w.stats()["requests"].get("POST /v3/activities/remove_list_memberships", 0) == 0
+    assert removal_states(db, w.election_id) == {"queued": 120}
+    assert w.list_members() == w.members
+
+
 # --- two runs at once -----------------------------------------------------------------------
 
 @pytest.mark.slow
 def test_two_syncs_started_at_once_do_the_work_once(world, db, child_env):
     w = world(1500, 1200)
+    # Activities take 2.5 s, so the first run holds the lock well past the 2 s the other waits.
+    w.api("POST", "/limits", json={"activity_delay": 2.5})
     env = child_env()
     procs = [spawn(env, script=CRON_SCRIPT) for _ in range(2)]
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
 
     assert [proc.returncode for proc in procs] == [0, 0], outputs
     workers = [out for out in outputs if "1200 removed" in out]
-    idle = [out for out in outputs if "Another sync is running" in out or "Nothing to sync" in out]
+    idle = [out for out in outputs if out.strip() == "Another sync is running; nothing done this time."]
     assert len(workers) == 1 and len(idle) == 1, outputs
     runs = rows(db, "SELECT * FROM sync_runs")
     assert len(runs) == 1
