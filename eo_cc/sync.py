@@ -137,8 +137,8 @@ class _Run:
         if not self.dry_run:
             self._repoll(job)
         # Ballots cast from here on wait for the next run: they are no failure of this one.
-        job.last_removal_id = self.db.execute(
-            "SELECT max(id) FROM cc_removals WHERE election_id = ?", [job.election["id"]]).fetchone()[0]
+        job.last_removal_id = one(self.db, "SELECT max(id) AS id FROM cc_removals "
+                                  "WHERE election_id = ?", [job.election["id"]])["id"]
         resolve(self, job)
 
     def _guarded(self, job, step, *args):

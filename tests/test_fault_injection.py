@@ -195,11 +195,6 @@ def sync_run_ids(db):
     return {r["id"] for r in rows(db, "SELECT id FROM sync_runs")}
 
 
-def work_left(db, election_id):
-    return one(db, "SELECT count(*) AS n FROM cc_removals WHERE election_id = ? "
-                   "AND state IN ('queued', 'submitted')", [election_id])["n"]
-
-
 # --- 2,000 members, 1,000 vote, 20% faults, three kill -9s ------------------------------
 
 KILLS = 3
