@@ -14,7 +14,6 @@ latency (whole voter and per step), errors, and ballots/s / baseline inserts/s
 request, since a ballot takes 5 requests and a baseline insert 1.
 """
 import argparse
-import json
 import os
 import queue
 import re
