@@ -359,7 +359,7 @@ def test_expired_access_tokens_are_refreshed_once_and_the_rotated_refresh_token_
 
 @pytest.mark.parametrize("expired", ["at CC", "locally"])
 def test_a_refused_refresh_asks_for_a_new_grant_keeps_every_removal_and_a_new_grant_finishes(
-        expired, world, db, child_env):
+        expired, app, world, db, child_env):
     w = world(300, 120)
     if expired == "at CC":
         w.faults(refuse_refresh=True, expire_tokens=True)
@@ -373,6 +373,7 @@ def test_a_refused_refresh_asks_for_a_new_grant_keeps_every_removal_and_a_new_gr
     assert "grant" in output.lower()
     connection = get_connection(db, w.admin_id)
     assert connection["needs_grant"] == 1 and connection["last_error"]
+    assert "grant access again" in sync_status(db, w.election_id, app.config)["verdict"]
     assert removal_states(db, w.election_id) == {"queued": 120}
     assert w.list_members() == w.members
     assert remove_calls(w.stats()) == 0
