@@ -90,6 +90,7 @@ class _Run:
         self.clients = {}          # admin_id -> Client, or the GrantRevoked that stopped it
         self.stop_reason = None    # quota or budget: stop every election
         self.started_at = clock.iso()
+        self.run_id = None
 
     # --- the run --------------------------------------------------------------------
 
@@ -107,7 +108,7 @@ class _Run:
         if self.verbose:
             self.echo(f"Syncing {len(elections)} election(s) with Constant Contact"
                       + (" (dry run)" if self.dry_run else ""))
-        run_id = self._start_record()
+        run_id = self.run_id = self._start_record()
         try:
             jobs = [self._prepare(election) for election in elections]
             self._submit_round_robin(jobs)
@@ -245,6 +246,7 @@ class _Run:
                     "UPDATE cc_removals SET state = 'done', last_error = NULL, updated_at = ? "
                     "WHERE activity_id = ? AND state = 'submitted'", [now, activity_id]).rowcount
                 job.result.removed += changed
+                self._record_removed(job, changed)
             else:
                 self.db.execute(
                     "UPDATE cc_removals SET state = 'queued', activity_id = NULL, "
@@ -358,15 +360,23 @@ class _Run:
         job.result.failed = counts.get("queued", 0)
         job.result.processing = counts.get("submitted", 0)
 
+    def _record_removed(self, job, count):
+        """Count settled removals in the run record inside _settle's transaction, so a run
+        killed before _write_record still accounts for what it removed."""
+        self.db.execute(
+            "INSERT INTO sync_run_elections (run_id, election_id, removed) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id, election_id) DO UPDATE SET removed = removed + excluded.removed",
+            [self.run_id, job.election["id"], count])
+
     def _write_record(self, run_id, result):
         with self.db.atomic():
             self.db["sync_runs"].update(run_id, {
                 "finished_at": clock.iso(), "exit_code": result.exit_code,
                 "requests": result.requests, "message": result.message})
-            self.db["sync_run_elections"].insert_all(
-                {"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
-                 "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
-                 "error": r.error} for r in result.elections)
+            self.db["sync_run_elections"].upsert_all(
+                ({"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
+                  "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
+                  "error": r.error} for r in result.elections), pk=("run_id", "election_id"))
 
 
 def _activity_error(activity):
