@@ -1,4 +1,5 @@
 """Security headers, CSRF, cookie flags and error pages that leak nothing."""
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request
@@ -30,9 +31,8 @@ class SQLiteIntConverter(IntegerConverter):
 
 
 def add_security_headers(response):
-    # Grant access posts a form that redirects to Constant Contact's sign-in page.
-    form_action = " ".join(_oauth_origins())
-    response.headers.setdefault("Content-Security-Policy", CSP.format(form_action=form_action).strip())
+    response.headers.setdefault("Content-Security-Policy",
+                                content_security_policy(current_app.config.get("CC_AUTHORIZE_URL")))
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -41,10 +41,13 @@ def add_security_headers(response):
     return response
 
 
-def _oauth_origins():
-
-    url = urlsplit(current_app.config.get("CC_AUTHORIZE_URL") or "")
-    return [f"{url.scheme}://{url.netloc}"] if url.netloc else []
+@lru_cache(maxsize=16)
+def content_security_policy(authorize_url):
+    """The CSP header; built once per authorize URL, not on every response."""
+    # Grant access posts a form that redirects to Constant Contact's sign-in page.
+    url = urlsplit(authorize_url or "")
+    form_action = f"{url.scheme}://{url.netloc}" if url.netloc else ""
+    return CSP.format(form_action=form_action).strip()
 
 
 def refuse_json_forms():
