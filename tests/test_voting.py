@@ -100,6 +100,16 @@ def test_repeated_failures_lock_the_voter_id(client, db, election):
     assert client.get(url(election, "/ballot")).status_code == 302
 
 
+@pytest.mark.parametrize("earlier_failures", [0, throttle.MAX_FAILURES - 1])
+def test_signing_in_forgets_earlier_failures(client, db, election, earlier_failures):
+    for _ in range(earlier_failures):
+        sign_in(client, election, password="wrong")
+    assert sign_in(client, election).headers["Location"].endswith(url(election, "/ballot"))
+    for _ in range(throttle.MAX_FAILURES - 1):  # a fresh count: these do not lock the Voter ID
+        sign_in(client, election, password="wrong")
+    assert sign_in(client, election).headers["Location"].endswith(url(election, "/ballot"))
+
+
 def test_ballot_needs_sign_in(client, election):
     response = client.get(url(election, "/ballot"))
     assert response.headers["Location"].endswith(url(election))
