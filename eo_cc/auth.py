@@ -11,7 +11,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_required, l
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length
+from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
 from . import clock, throttle
 from .db import connect, get_db, migrate, one
@@ -102,6 +102,17 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
 
 
+class AccountForm(FlaskForm):
+    timezone = SelectField("Your timezone", choices=TIMEZONES,
+                           description="Voting times are shown and entered in this timezone.")
+    current_password = PasswordField("Current password", validators=[Optional(), Length(max=200)],
+                                     description="Needed only to change your password.")
+    new_password = PasswordField("New password", validators=[
+        Optional(), Length(min=10, max=200, message="Use at least 10 characters.")])
+    confirm = PasswordField("Repeat new password",
+                            validators=[EqualTo("new_password", "The passwords differ.")])
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
     form = SignupForm()
@@ -148,6 +159,31 @@ def logout():
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    form = AccountForm(timezone=current_user.timezone)
+    if form.validate_on_submit():
+        db = get_db()
+        if form.new_password.data and not check_password_hash(
+                current_user.row["password_hash"], form.current_password.data or ""):
+            form.current_password.errors.append("That is not your current password.")
+        else:
+            db["admins"].update(current_user.id, {"timezone": form.timezone.data})
+            if form.new_password.data:
+                change_password(db, current_user.id, form.new_password.data)
+            flash("Your account is saved.", "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)
+
+
+def change_password(db, admin_id, password):
+    """Set a new password, end every other session, and keep this one."""
+    db["admins"].update(admin_id, {"password_hash": hash_password(password)})
+    rotate_session_token(db, admin_id)
+    login_user(Admin(db["admins"].get(admin_id)))
 
 
 @click.command("create-admin")

@@ -92,3 +92,32 @@ def test_password_method_is_owasp_strength():
     from eo_cc import auth
 
     assert auth.PASSWORD_METHOD == "pbkdf2:sha256:600000"
+
+
+def test_changing_the_password_ends_other_sessions_but_keeps_this_one(app, auth, client, db):
+    auth.create()
+    other = app.test_client()
+    other.post("/auth/login", data={"email": "ada@example.org", "password": ADMIN_PASSWORD})
+    auth.login()
+    response = client.post("/auth/account", data={
+        "timezone": "Europe/Paris", "current_password": ADMIN_PASSWORD,
+        "new_password": "a brand new password", "confirm": "a brand new password"},
+        follow_redirects=True)
+    assert b"Your account is saved" in response.data
+    assert client.get("/elections/").status_code == 200
+    assert other.get("/elections/").status_code == 302
+    assert one(db, "SELECT timezone FROM admins")["timezone"] == "Europe/Paris"
+    auth.logout()
+    assert b"do not match" in auth.login().data
+    assert auth.login(password="a brand new password").status_code == 302
+
+
+def test_changing_the_password_needs_the_current_one(auth, client, db):
+    auth.create()
+    auth.login()
+    before = one(db, "SELECT password_hash FROM admins")["password_hash"]
+    response = client.post("/auth/account", data={
+        "timezone": "UTC", "current_password": "wrong guess!!",
+        "new_password": "a brand new password", "confirm": "a brand new password"})
+    assert b"not your current password" in response.data
+    assert one(db, "SELECT password_hash FROM admins")["password_hash"] == before

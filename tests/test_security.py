@@ -9,7 +9,7 @@ from eo_cc.db import connect, migrate
 from .factories import make_admin, make_election, make_voters
 
 # Routes that are meant for anyone (voters, sign-in pages, the OAuth return, static files).
-PUBLIC_PREFIXES = ("/auth/", "/vote/", "/static/", "/integration/cc/callback")
+PUBLIC_PREFIXES = ("/auth/login", "/auth/signup", "/vote/", "/static/", "/integration/cc/callback")
 
 
 @pytest.fixture
