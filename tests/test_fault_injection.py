@@ -290,6 +290,23 @@ def test_killed_three_times_under_faults_the_sync_still_leaves_exactly_the_non_v
     assert one(db, "SELECT sum(removed) AS n FROM sync_run_elections")["n"] == 1000
 
 
+def test_a_run_that_dies_before_writing_its_record_still_accounts_for_its_removals(world, db, sync):
+    w = world(300, 120)
+
+    def die_at_the_summary(line):
+        if "removed" in line:               # the summary comes just before the record is written
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sync(echo=die_at_the_summary)
+    assert removal_states(db, w.election_id) == {"done": 120}
+    assert w.list_members() == w.not_voted
+    run = one(db, "SELECT * FROM sync_runs")
+    assert run["finished_at"] is None
+    assert one(db, "SELECT removed FROM sync_run_elections WHERE run_id = ?", [run["id"]]) \
+        == {"removed": 120}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", list(INJECTED_ERRORS))
 def test_each_fault_kind_alone_is_retried_until_the_list_is_right(kind, world, db, sync, monkeypatch):
