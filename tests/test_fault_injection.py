@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from eo_cc import cc_tokens
+from eo_cc import cc_tokens, clock
 from eo_cc.ballots import cast_ballot
 from eo_cc.cc_tokens import get_connection, load_token, save_token
 from eo_cc.db import connect, one, rows
@@ -524,6 +524,32 @@ def test_quota_used_up_mid_run_keeps_everything_and_waits_for_the_next_day(world
     assert next_day.exit_code == 0 and next_day.total("removed") == 700
     assert w.list_members() == w.not_voted
     assert remove_calls(w.stats()) == 2
+
+
+def test_a_ballot_cast_during_a_run_waits_for_the_next_one_and_is_no_failure(
+        app, world, db, sync, monkeypatch):
+    w = world(300, 120)
+    frozen = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: frozen)    # the ballot lands in the run's own second
+    late_voter, choice = w.to_vote.pop(), one(db, "SELECT id, question_id FROM choices LIMIT 1")
+
+    def vote_mid_run(line):
+        if "submitted" in line and late_voter not in cast:
+            voter_db = connect(app.config["DATABASE"])
+            try:
+                cast_ballot(voter_db, late_voter, {choice["question_id"]: [choice["id"]]})
+            finally:
+                voter_db.close()
+            cast.append(late_voter)
+
+    cast = []
+    first, lines = sync(echo=vote_mid_run, verbose=True)
+    assert cast and first.exit_code == 0, lines
+    assert (first.total("removed"), first.total("failed")) == (120, 0)
+    assert removal_states(db, w.election_id) == {"done": 120, "queued": 1}
+    second, _ = sync()
+    assert second.exit_code == 0 and second.total("removed") == 1
+    assert w.list_members() == w.not_voted
 
 
 # --- voting goes on while the sync runs ------------------------------------------------------
