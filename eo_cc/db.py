@@ -4,6 +4,7 @@
 `get_db()` lends each request its thread's connection (kept open between requests).
 """
 import contextlib
+import os
 import sqlite3
 import threading
 
@@ -91,14 +92,19 @@ def get_db():
 
 
 def _thread_connection(path):
-    """This thread's connection to path; a connection to another path (an earlier app) is closed."""
+    """This thread's connection to path, opened on first use.
+
+    Keyed by process too, so a connection never crosses a fork (gunicorn --preload); a
+    connection to another path (an earlier app, in the tests) is closed first.
+    """
+    key = (path, os.getpid())
     kept = getattr(_local, "db", None)
-    if kept is not None and _local.path == path:
+    if kept is not None and _local.key == key:
         return kept
-    if kept is not None:
+    if kept is not None and _local.key[1] == key[1]:
         kept.close()
-    _local.db, _local.path = None, None
-    _local.db, _local.path = connect(path), path
+    _local.db, _local.key = None, None  # if connect() fails, nothing stale is kept
+    _local.db, _local.key = connect(path), key
     return _local.db
 
 
@@ -111,7 +117,7 @@ def close_db(exception=None):
         db.conn.rollback()
     except sqlite3.Error:  # unusable: the next request opens a new one
         if getattr(_local, "db", None) is db:
-            _local.db, _local.path = None, None
+            _local.db, _local.key = None, None
         db.close()
 
 
