@@ -1,8 +1,8 @@
 """The baseline for bench_ballots.py: a bare Flask app that inserts one row into SQLite per request.
 
-Served the same way as eo_cc (gunicorn, same workers and bind), with the same SQLite settings
-as eo_cc.db.connect: a connection per request, WAL, a 10 s busy timeout, autocommit of one
-INSERT. Run: gunicorn --workers 4 'baseline_app:create_app()' with BASELINE_DATABASE set.
+Served the same way as eo_cc (gunicorn, same workers and bind), with the SQLite settings of
+eo_cc.db.connect (WAL, a 10 s busy timeout) and one INSERT per request. It opens a connection
+per request, as eo_cc did when the target was set; eo_cc now keeps one per worker thread. Run: gunicorn --workers 4 'baseline_app:create_app()' with BASELINE_DATABASE set.
 """
 import os
 import secrets

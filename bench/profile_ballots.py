@@ -7,6 +7,7 @@ Run: .venv/bin/python bench/profile_ballots.py [--voters 300] [--profile cast]
 """
 import argparse
 import cProfile
+import os
 import pstats
 import re
 import tempfile
@@ -58,7 +59,6 @@ def main():
     with tempfile.TemporaryDirectory(prefix="eo_cc_profile_") as tmp:
         instance = Path(tmp) / "instance"
         instance.mkdir()
-        import os
         os.environ["EO_CC_INSTANCE_PATH"] = str(instance)
         app, slug = make_app(instance, args.voters + 5)
         totals = dict.fromkeys(STEPS, 0.0)
