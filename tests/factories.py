@@ -49,3 +49,15 @@ def make_voters(db, election_id, count=3, secret_key=SECRET_KEY, domain="example
     db["voters"].insert_all(rows)
     return [r["id"] for r in db.query(
         "SELECT id FROM voters WHERE election_id = ? ORDER BY id", [election_id])]
+
+
+def database_bytes(path):
+    """The database file and its write-ahead log, where fresh rows live first."""
+    data = b""
+    for suffix in ("", "-wal"):
+        try:
+            with open(str(path) + suffix, "rb") as f:
+                data += f.read()
+        except FileNotFoundError:
+            pass
+    return data

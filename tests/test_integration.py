@@ -9,7 +9,7 @@ import requests
 from eo_cc import cc_tokens, integration
 from eo_cc.db import one, rows
 
-from .factories import make_admin, make_election, make_voters
+from .factories import database_bytes, make_admin, make_election, make_voters
 
 AUTHORIZE_URL = "https://authz.test/oauth2/default/v1/authorize"
 TOKEN_URL = "https://authz.test/oauth2/default/v1/token"
@@ -59,17 +59,6 @@ def start_grant(client, election_id):
 def finish_grant(client, state, **extra):
     query = {"code": "the-code", "state": state, **extra}
     return client.get("/integration/cc/callback", query_string=query, follow_redirects=True)
-
-
-def database_bytes(path):
-    data = b""
-    for suffix in ("", "-wal"):
-        try:
-            with open(str(path) + suffix, "rb") as f:
-                data += f.read()
-        except FileNotFoundError:
-            pass
-    return data
 
 
 def connection_count(db):

@@ -6,7 +6,7 @@ import pytest
 from eo_cc import create_app
 from eo_cc.db import connect, migrate
 
-from .factories import make_admin, make_election, make_voters
+from .factories import database_bytes, make_admin, make_election, make_voters
 
 # Routes that are meant for anyone (voters, sign-in pages, the OAuth return, static files).
 PUBLIC_PREFIXES = ("/auth/login", "/auth/signup", "/vote/", "/static/", "/integration/cc/callback")
@@ -125,18 +125,6 @@ def test_session_cookie_is_secure_behind_https(tmp_path, monkeypatch):
     app = create_app({"SECRET_KEY": "s", "DATABASE": str(tmp_path / "d.sqlite"),
                       "PREFERRED_URL_SCHEME": "https"})
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["REMEMBER_COOKIE_SECURE"]
-
-
-def database_bytes(path):
-    """The database file and its write-ahead log, where fresh rows live first."""
-    data = b""
-    for suffix in ("", "-wal"):
-        try:
-            with open(str(path) + suffix, "rb") as f:
-                data += f.read()
-        except FileNotFoundError:
-            pass
-    return data
 
 
 def test_database_holds_no_voter_password_in_plaintext(app, world):
