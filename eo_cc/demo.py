@@ -9,6 +9,7 @@ from . import clock, roster_csv
 from .auth import create_admin
 from .crypto import Box, random_code
 from .db import one, rows
+from .election_questions import save_choices
 from .sandbox import store as sandbox_store
 
 ADMIN_EMAIL = "admin@eo-cc.test"
@@ -18,9 +19,9 @@ ELECTION_TITLE = "Annual Meeting 2026"
 VOTER_COUNT = 25
 VOTING_DAYS = 7
 QUESTIONS = [
-    ("Who should chair the association for 2026?", ["Alice Chen", "Bob Okafor", "Abstain"], 1),
+    ("Who should chair the association for 2026?", ["Alice Chen", "Bob Okafor"], 1, True),
     ("Which projects should we fund next year?",
-     ["Community garden", "Lending library", "Youth choir"], 2),
+     ["Community garden", "Lending library", "Youth choir"], 2, False),
 ]
 
 
@@ -77,14 +78,11 @@ def insert_election(db, admin_id):
 
 
 def insert_questions(db, election_id):
-    for position, (prompt, labels, max_choices) in enumerate(QUESTIONS):
+    for position, (prompt, labels, max_choices, has_abstain) in enumerate(QUESTIONS):
         question_id = db["questions"].insert({
             "election_id": election_id, "position": position, "prompt": prompt,
             "max_choices": max_choices}).last_pk
-        db["choices"].insert_all(
-            {"question_id": question_id, "position": i, "label": label,
-             "is_abstain": int(label == "Abstain")}
-            for i, label in enumerate(labels))
+        save_choices(db, question_id, labels, has_abstain)
 
 
 def import_demo_roster(db, secret_key, election_id):

@@ -22,7 +22,7 @@ def test_demo_voter_who_votes_leaves_the_demo_list_after_sync_now(page, new_page
     grant_access(page)
     use_list(page, sandbox_store.DEMO_VOTER_LIST)
 
-    choices = {prompt: labels[:1] for prompt, labels, _ in demo.QUESTIONS}
+    choices = {prompt: labels[:1] for prompt, labels, _, _ in demo.QUESTIONS}
     cast_ballot(new_page(), f"{cc_site.url}/vote/{election['slug']}", voter_id, password, choices)
     page.reload()
     sync_now(page)
