@@ -16,15 +16,18 @@ BATCH_SIZE = cc_api.MAX_IDS_PER_ACTIVITY
 ALWAYS_PER_EMAIL = 2          # this few: looking each up costs no more than learning the list size
 UNKNOWN_SIZE_PER_EMAIL = 10   # list size unknown: look up one by one up to this many
 LIST_SIZE_MAX_AGE = timedelta(hours=24)
+# A contact deleted and re-added in CC gets a new id; removing the old id would leave the
+# voter on the list while we count them done. So a learnt id is trusted for a day only.
+CONTACT_ID_MAX_AGE = timedelta(hours=24)
 
 
 def resolve(run, job):
     """Fill job.batches with (removal id, contact id) batches; mark emails not on the list."""
     queued = rows(run.db, """
         SELECT r.id, r.email, c.contact_id FROM cc_removals r
-        LEFT JOIN cc_contacts c ON c.list_id = ? AND c.email = r.email
+        LEFT JOIN cc_contacts c ON c.list_id = ? AND c.email = r.email AND c.fetched_at >= ?
         WHERE r.election_id = ? AND r.state = 'queued' ORDER BY r.queued_at, r.id""",
-                  [job.list_id, job.election["id"]])
+                  [job.list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), job.election["id"]])
     unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
     found = look_up(run, job, unknown) if unknown else {}
     resolved, missing = [], []

@@ -141,6 +141,18 @@ def test_what_paging_learns_is_cached_for_the_next_run(cc, db, sync, election):
     assert states(db, election) == {"done": 25}
 
 
+def test_learnt_contact_ids_are_trusted_for_a_day_only(cc, db, sync, election):
+    cc.add_list(emails=emails(1200))
+    queue(db, election, emails(20, start=1181))
+    sync()
+    db.execute("UPDATE cc_contacts SET fetched_at = '2020-01-01T00:00:00+00:00'")
+    queue(db, election, emails(5, start=1))
+    cc.mocker.reset_mock()
+    sync()
+    assert cc.calls("contacts_by_email") + cc.calls("contacts_in_list") > 0
+    assert states(db, election) == {"done": 25}
+
+
 @pytest.mark.parametrize("how_many", [2, 30])
 def test_voters_not_on_the_list_are_reported_not_removed(cc, db, sync, election, how_many):
     cc.add_list(emails=emails(5))
