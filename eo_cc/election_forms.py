@@ -66,6 +66,9 @@ class ElectionForm(FlaskForm):
             raise ValidationError("Voting must close after it opens.")
 
 
+MAX_CHOICES = 100   # a ballot voters can read on a phone; also bounds a pasted 100 KB list
+
+
 def parse_choices(text):
     """The non-empty lines of a choices textarea, trimmed."""
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -85,6 +88,8 @@ class QuestionForm(FlaskForm):
         labels = parse_choices(field.data)
         if len(labels) < 2:
             raise ValidationError("Give at least two choices, one per line.")
+        if len(labels) > MAX_CHOICES:
+            raise ValidationError(f"A question may have at most {MAX_CHOICES} choices.")
         seen = set()
         for label in labels:
             if len(label) > 300:

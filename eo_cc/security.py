@@ -16,7 +16,7 @@ ERRORS = {
     403: ("Not allowed", "You do not have permission to do that."),
     404: ("Not found", "There is nothing here. Check the address, or go back to your elections."),
     405: ("Not allowed", "That action is not available here."),
-    413: ("File too large", "That upload is too large. Roster files may be at most 16 MB."),
+    413: ("File too large", "That upload is too large: files may be at most 16 MB. Nothing was saved."),
     429: ("Too many attempts", "Too many attempts. Please wait a few minutes and try again."),
     500: ("Something went wrong", "Something went wrong on our side. Nothing you entered was lost; please try again."),
 }

@@ -193,6 +193,7 @@ def test_add_question_with_choices_one_per_line_and_abstain_last(client, admin, 
     ({"choices": "Alice\nalice"}, "listed twice"),
     ({"choices": "Yes\nNo\nAbstain"}, "Tick “Offer an explicit Abstain choice”"),
     ({"prompt": ""}, "This field is required."),
+    ({"choices": "\n".join(f"Choice {n}" for n in range(101))}, "at most 100 choices"),
 ])
 def test_add_question_rejects_bad_input_with_a_clear_error(client, admin, db, overrides, message):
     election_id = draft(db, admin, questions=[])
