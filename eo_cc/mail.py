@@ -19,6 +19,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import clock
+from .crypto import Box
 from .db import connect, rows
 
 log = logging.getLogger(__name__)
@@ -124,15 +125,25 @@ def deliver(db, config, to, subject, body, fallback_body=None):
         return True
     except Exception as error:  # any failure: a mail problem must never break the caller
         log.warning("Mail to %s not sent now, queued: %s", to, error)
-        _queue(db, to, subject, fallback_body if fallback_body is not None else body, str(error))
+        _queue(db, config, to, subject, fallback_body if fallback_body is not None else body,
+               str(error))
         return False
 
 
-def _queue(db, to, subject, body, error):
+def seal_body(config, body):
+    """Queued mail waits encrypted: it can hold a personal ballot link or a voter's password."""
+    return Box(config["SECRET_KEY"], "mail-queue").seal(body)
+
+
+def open_body(config, sealed):
+    return Box(config["SECRET_KEY"], "mail-queue").open(sealed)
+
+
+def _queue(db, config, to, subject, body, error):
     now = clock.now()
     try:
         db["mail_queue"].insert({
-            "to_address": to, "subject": subject, "body": body, "attempts": 1,
+            "to_address": to, "subject": subject, "body": seal_body(config, body), "attempts": 1,
             "last_error": error[:500], "next_attempt_at": clock.iso(now + FIRST_RETRY),
             "created_at": clock.iso(now)})
     except Exception:  # the caller's work (e.g. a ballot) is already stored; only log
@@ -152,7 +163,7 @@ def retry_queued(db, config, now=None):
                       ORDER BY id""", [MAX_ATTEMPTS, clock.iso(now)])
     for item in due:
         try:
-            send_mail(config, item["to_address"], item["subject"], item["body"])
+            send_mail(config, item["to_address"], item["subject"], open_body(config, item["body"]))
         except Exception as error:  # one bad message must not stop the rest
             db["mail_queue"].update(item["id"], {
                 "attempts": item["attempts"] + 1, "last_error": str(error)[:500],

@@ -8,6 +8,8 @@ import pytest
 from eo_cc import clock, mail
 from eo_cc.db import one, rows
 
+from .factories import SECRET_KEY
+
 
 def outbox_files(folder):
     return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
@@ -89,7 +91,8 @@ def test_deliver_sends_now_when_it_can(app, config, db):
 def test_deliver_queues_on_failure_and_never_raises(broken_smtp, db, fallback, stored):
     assert mail.deliver(db, broken_smtp, "ada@example.org", "Hi", "Secret body", fallback) is False
     [queued] = rows(db, "SELECT * FROM mail_queue")
-    assert queued["body"] == stored and queued["attempts"] == 1
+    assert mail.open_body(broken_smtp, queued["body"]) == stored and queued["attempts"] == 1
+    assert "Secret body" not in queued["body"]  # waits encrypted
     assert queued["last_error"] and clock.parse(queued["next_attempt_at"]) > clock.now()
 
 
@@ -100,7 +103,8 @@ def test_deliver_with_unknown_backend_queues_instead_of_failing(config, db):
 
 
 def queue(db, due_in=timedelta(minutes=-1), attempts=1):
-    db["mail_queue"].insert({"to_address": "ada@example.org", "subject": "Hi", "body": "Body",
+    body = mail.seal_body({"SECRET_KEY": SECRET_KEY}, "Body")
+    db["mail_queue"].insert({"to_address": "ada@example.org", "subject": "Hi", "body": body,
                              "attempts": attempts, "next_attempt_at": clock.iso(clock.now() + due_in),
                              "created_at": clock.iso()})
 

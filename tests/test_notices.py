@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from eo_cc import clock, notices
+from eo_cc import clock, mail, notices
 from eo_cc.ballots import format_receipt
 from eo_cc.crypto import random_code
 from eo_cc.db import one, rows
@@ -76,7 +76,7 @@ def test_announcement_respects_checkbox_and_window(config, db, columns):
 def test_queued_announcement_leaves_out_the_password(config, db):
     config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=1)
     notices.send_announcement(db, config, new_election(db))
-    bodies = [r["body"] for r in rows(db, "SELECT body FROM mail_queue")]
+    bodies = [mail.open_body(config, r["body"]) for r in rows(db, "SELECT body FROM mail_queue")]
     assert len(bodies) == 2
     assert all("pw-" not in body and "/link/" in body for body in bodies)
 
@@ -115,7 +115,8 @@ def test_reminders_respect_checkbox_and_window(config, db, columns):
 def test_send_due_announces_elections_opened_by_their_window(config, db):
     opened = new_election(db, state="draft", opens_in_hours=-1)
     later = new_election(db, state="draft", opens_in_hours=2)
-    db["mail_queue"].insert({"to_address": "x@example.org", "subject": "s", "body": "b",
+    db["mail_queue"].insert({"to_address": "x@example.org", "subject": "s",
+                             "body": mail.seal_body(config, "b"),
                              "next_attempt_at": clock.iso(), "created_at": clock.iso()})
     add_reminder(db, opened)
     counts = notices.send_due(db, config)
@@ -132,7 +133,7 @@ def test_confirmation_carries_receipt_but_queued_copy_does_not(config, db):
     assert format_receipt("ABCDEFGHJKMN") in sent(config)["voter1@example.org"][0]
     config.update(MAIL_BACKEND="smtp", MAIL_SERVER="127.0.0.1", MAIL_PORT=1)
     assert notices.send_vote_confirmation(db, config, election, voter, "ABCDEFGHJKMN") is False
-    body = one(db, "SELECT body FROM mail_queue")["body"]
+    body = mail.open_body(config, one(db, "SELECT body FROM mail_queue")["body"])
     assert "was received" in body and "ABCD" not in body
 
 
