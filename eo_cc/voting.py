@@ -4,6 +4,7 @@ The voter session (session["voter"] = {"id", "slug"}) is separate from the
 admin login and only reaches the ballot of the election it was opened for.
 """
 import hmac
+from functools import partial
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    session, url_for)
@@ -13,7 +14,7 @@ from wtforms.validators import InputRequired, Length
 
 from . import ballots, clock, notices, throttle, voting_window
 from .crypto import Box, ballot_link_token
-from .db import get_db, one
+from .db import connect, get_db, one
 
 bp = Blueprint("voting", __name__, url_prefix="/vote")
 
@@ -229,23 +230,34 @@ def forgot(slug):
             # Every request counts: this sends mail.
             throttle.record_failure(db, keys[0], throttle.MAX_FAILURES_PER_ADDRESS)
             throttle.record_failure(db, keys[1])
-            _send_new_link(election, email)
+            voter = _reissue_link(election, email)
             # The same answer either way, so the page does not reveal who is on the roster.
             flash("If that address is on this election's roster, a new personal ballot link is on "
                   "its way. Earlier links no longer work.", "info")
-            return redirect(url_for(".election_page", slug=slug))
+            response = redirect(url_for(".election_page", slug=slug))
+            if voter:  # mailed after the answer is sent: its timing must not tell either
+                response.call_on_close(partial(_mail_new_link, dict(current_app.config), election, voter))
+            return response
     return render_voter("voting/forgot.html", election=election, form=form)
 
 
-def _send_new_link(election, email):
+def _reissue_link(election, email):
+    """Invalidate the voter's personal ballot link; returns the voter, or None if not on the roster."""
     db = get_db()
     voter = one(db, "SELECT * FROM voters WHERE election_id = ? AND email = ?", [election["id"], email])
-    if voter is None:
-        return
-    db.execute("UPDATE voters SET link_version = link_version + 1 WHERE id = ?", [voter["id"]])
-    voter["link_version"] += 1
+    if voter is not None:
+        db.execute("UPDATE voters SET link_version = link_version + 1 WHERE id = ?", [voter["id"]])
+        voter["link_version"] += 1
+    return voter
+
+
+def _mail_new_link(config, election, voter):
     # BASE_URL, never request.host_url: anyone can ask, and a forged Host would get the link's token.
-    notices.send_ballot_link(db, current_app.config, election, voter)
+    db = connect(config["DATABASE"])
+    try:
+        notices.send_ballot_link(db, config, election, voter)
+    finally:
+        db.close()
 
 
 @bp.route("/<slug>/receipt", methods=["GET", "POST"])
