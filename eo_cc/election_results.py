@@ -1,12 +1,10 @@
 """The results page, its CSV export and the turnout chart."""
-import csv
-import io
-
-from flask import Response, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import login_required
 
 from . import voting_window
 from .db import get_db
+from .downloads import csv_response
 from .elections import bp, load_election
 from .results import bar_chart, ballots_cast, csv_rows, tally, turnout, turnout_by_hour
 
@@ -17,12 +15,6 @@ def results_visible(election):
     """After closing always; while open only when the admin chose live results."""
     state = voting_window.effective_state(election)
     return state == "closed" or (state == "open" and bool(election["has_live_results"]))
-
-
-def spreadsheet_safe(value):
-    """Keep spreadsheets from running a choice label as a formula."""
-    text = str(value)
-    return "'" + text if isinstance(value, str) and text[:1] in ("=", "+", "-", "@") else value
 
 
 @bp.route("/<int:election_id>/results")
@@ -49,9 +41,5 @@ def results_csv(election_id):
     if not results_visible(election):
         flash("Results are not available yet.", "info")
         return redirect(url_for("elections.results", election_id=election_id))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    for row in csv_rows(tally(get_db(), election_id)):
-        writer.writerow([spreadsheet_safe(value) for value in row])
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="results-{election["slug"]}.csv"'})
+    header, *records = csv_rows(tally(get_db(), election_id))
+    return csv_response(header, records, f"results-{election['slug']}.csv")

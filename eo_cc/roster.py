@@ -2,11 +2,9 @@
 
 The data rules live in roster_csv.py (Flask-free); these are the pages around them.
 """
-import csv
-import io
 import math
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template,
                    request, url_for)
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -18,6 +16,7 @@ from wtforms.validators import InputRequired
 from . import audit, crypto, roster_csv, voting_window
 from .crypto import Box
 from .db import get_db, one, rows
+from .downloads import csv_response
 from .elections import load_election
 
 bp = Blueprint("roster", __name__, url_prefix="/elections/<int:election_id>/roster")
@@ -25,7 +24,6 @@ bp = Blueprint("roster", __name__, url_prefix="/elections/<int:election_id>/rost
 PER_PAGE = 200
 MAX_ERRORS_SHOWN = 100
 FILTERS = {"all": "", "voted": "AND has_voted = 1", "not_voted": "AND has_voted = 0"}
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class UploadForm(FlaskForm):
@@ -199,22 +197,6 @@ def remove_voter(election_id, voter_pk):
 
 
 # --- downloads -----------------------------------------------------------------------------
-
-def safe_cell(value):
-    """Neutralise spreadsheet formulas: a cell starting with = + - @ is shown as text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def csv_response(header, records, filename):
-    out = io.StringIO()
-    out.write("\ufeff")  # so Excel reads the file as UTF-8
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([safe_cell(cell) for cell in record] for record in records)
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
-
 
 @bp.route("/download")
 @login_required

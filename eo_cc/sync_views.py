@@ -1,17 +1,15 @@
 """The Flask side of the Constant Contact sync: Sync now, the CSV of emails not on the list,
 and the `flask cc-sync` command. The work itself is sync.run_sync."""
-import csv
-import io
 import os
 
 import click
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template, url_for)
+from flask import (Blueprint, current_app, flash, redirect, render_template, url_for)
 from flask.cli import with_appcontext
 from flask_login import current_user, login_required
 
 from .db import connect, get_db
+from .downloads import csv_response
 from .elections import load_election
-from .roster import safe_cell  # "=1+1@example.org" is a valid address, and a formula
 from .sync import run_sync
 from .sync_status import not_in_list_emails, sync_status, verdict
 
@@ -62,13 +60,9 @@ def _category(result):
 def not_in_list_csv(election_id):
     """The emails of voters who voted but were not on the chosen list."""
     election = load_election(election_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["email"])
-    writer.writerows([safe_cell(email)] for email in not_in_list_emails(get_db(), election_id))
-    filename = f"not-in-list-election-{election['id']}.csv"
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    emails = not_in_list_emails(get_db(), election_id)
+    return csv_response(["email"], ([email] for email in emails),
+                        f"not-in-list-election-{election['id']}.csv")
 
 
 def sync_verdict(status):

@@ -385,7 +385,7 @@ def test_results_csv_lists_question_choice_votes_percent(client, admin, db):
     response = client.get(f"/elections/{election_id}/results.csv")
     assert "attachment" in response.headers["Content-Disposition"]
     assert response.get_data(as_text=True).splitlines() == [
-        "question,choice,votes,percent", "Chair?,Alice,3,75.0", "Chair?,'=Bob,1,25.0"]
+        "\ufeffquestion,choice,votes,percent", "Chair?,Alice,3,75.0", "Chair?,'=Bob,1,25.0"]
 
 
 def test_results_chart_turnout_by_hour_in_svg_with_a_table(client, admin, db):

@@ -78,7 +78,8 @@ def test_not_in_list_emails_download_as_csv(client, db, election):
     response = client.get(f"/elections/{election}/sync/not-in-list.csv")
     assert response.mimetype == "text/csv"
     assert "attachment" in response.headers["Content-Disposition"]
-    assert response.get_data(as_text=True).splitlines() == ["email", "amy@example.org", "zed@example.org"]
+    assert response.get_data(as_text=True).splitlines() == [
+        "\ufeffemail", "amy@example.org", "zed@example.org"]
 
 
 def test_panel_shows_queue_failures_not_in_list_and_the_button(client, db, election):
