@@ -49,3 +49,13 @@ def test_every_cli_command_has_help_text(app):
     assert {"init-db", "create-admin"} <= set(commands)
     for name, command in commands.items():
         assert (command.help or "").strip(), f"flask {name} has no help text"
+
+
+def test_example_instance_config_names_only_real_settings(app):
+    from eo_cc import PROJECT_ROOT
+
+    example = {}
+    exec((PROJECT_ROOT / "instance" / "config.example.py").read_text(), example)
+    names = {key for key in example if key.isupper()}
+    assert names and names <= set(app.config) | {"PROXY_FIX"}
+    assert "SECRET_KEY" not in names
