@@ -157,15 +157,9 @@ def seed_sandbox(db_path, list_name, emails):
 
 def sandbox_token(db_path, account_id):
     """A real sandbox token for the account: an authorization code exchanged as /token would."""
-    from eo_cc.sandbox import store, tokens
+    from eo_cc.sandbox import tokens
 
-    db = store.open_db(db_path)
-    try:
-        code = tokens.issue_code(db, SANDBOX_CLIENT[0], account_id, REDIRECT_URI,
-                                 "contact_data offline_access")
-        return tokens.exchange_code(db, SANDBOX_CLIENT[0], code, REDIRECT_URI, None, 86_400)
-    finally:
-        db.close()
+    return tokens.grant_directly(db_path, SANDBOX_CLIENT[0], account_id, REDIRECT_URI)
 
 
 # --- an eo_cc database --------------------------------------------------------------------

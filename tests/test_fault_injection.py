@@ -24,7 +24,8 @@ from eo_cc.ballots import cast_ballot
 from eo_cc.cc_tokens import get_connection, load_token, save_token
 from eo_cc.db import connect, one, rows
 from eo_cc.sandbox import server, store, tokens
-from eo_cc.sync import run_sync, sync_status
+from eo_cc.sync import run_sync
+from eo_cc.sync_status import sync_status
 from eo_cc.sync_status import UP_TO_DATE
 
 from .factories import SECRET_KEY, make_admin, make_election, make_voters
@@ -94,13 +95,7 @@ class World:
 
     def issue_token(self):
         """A fresh grant from the sandbox, as if the admin clicked Grant access again."""
-        sandbox_db = store.open_db(self.sandbox_db_path)
-        try:
-            code = tokens.issue_code(sandbox_db, CLIENT_ID, self.account_id, REDIRECT_URI,
-                                     "contact_data offline_access")
-            return tokens.exchange_code(sandbox_db, CLIENT_ID, code, REDIRECT_URI, None, 86400)
-        finally:
-            sandbox_db.close()
+        return tokens.grant_directly(self.sandbox_db_path, CLIENT_ID, self.account_id, REDIRECT_URI)
 
 
 def remove_calls(stats):

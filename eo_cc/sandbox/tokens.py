@@ -122,3 +122,15 @@ def revoke(db, client_id, token):
 def expire_all_access_tokens(db):
     """Fault: every access token issued so far is expired from now on."""
     db.execute("UPDATE access_tokens SET expires_at = ? WHERE expires_at > ?", [time.time(), time.time()])
+
+
+def grant_directly(db_path, client_id, account_id, redirect_uri, lifetime=86400):
+    """A token as if the account holder clicked Accept: for tests and benchmarks, no browser."""
+    from .store import open_db
+
+    db = open_db(db_path)
+    try:
+        code = issue_code(db, client_id, account_id, redirect_uri, "contact_data offline_access")
+        return exchange_code(db, client_id, code, redirect_uri, None, lifetime)
+    finally:
+        db.close()
