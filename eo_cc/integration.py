@@ -20,12 +20,11 @@ from wtforms.validators import InputRequired, Length
 from . import audit, cc_api, cc_tokens, clock
 from .db import get_db, immediate, one
 from .elections import load_election
-from .sync import sync_status
 from .sync_ledger import request_counter
 from .sync_resolve import remember_list_sizes
+from .sync_status import sync_status
 
 bp = Blueprint("integration", __name__)
-oauth = OAuth()
 log = logging.getLogger(__name__)
 
 CC_LISTS_PAGE = "https://app.constantcontact.com/pages/contacts/ui#lists"
@@ -35,11 +34,13 @@ TOKEN_TIMEOUT = (5, 30)
 
 
 def init_app(app):
-    """Register the `cc` OAuth client with this app's endpoints and credentials."""
-    oauth.init_app(app)
-    # The registry is module-level but the factory may build several apps (tests):
-    # drop the client built for an earlier app so this app's settings apply.
-    oauth._clients.pop("cc", None)
+    """Register the `cc` OAuth client with this app's endpoints and credentials.
+
+    Authlib's Flask registry belongs to the one app it was initialised with, so each app
+    gets its own (the factory may build several in one process); views reach it through
+    app.extensions, where Authlib puts it.
+    """
+    oauth = OAuth(app)
     client_kwargs = {"scope": "contact_data offline_access",
                      "token_endpoint_auth_method": "client_secret_basic",
                      "default_timeout": TOKEN_TIMEOUT}
@@ -54,6 +55,11 @@ def init_app(app):
         api_base_url=app.config["CC_API_BASE_URL"],
         client_kwargs=client_kwargs,
     )
+
+
+def cc_oauth():
+    """This app's Authlib client for Constant Contact."""
+    return current_app.extensions["authlib.integrations.flask_client"].cc
 
 
 class ChooseListForm(FlaskForm):
@@ -117,7 +123,7 @@ def grant(election_id):
               "error")
         return redirect(settings_url(election_id))
     session[GRANT_ELECTION_KEY] = election_id
-    return oauth.cc.authorize_redirect(url_for("integration.callback", _external=True))
+    return cc_oauth().authorize_redirect(url_for("integration.callback", _external=True))
 
 
 @bp.route("/integration/cc/callback")
@@ -152,7 +158,7 @@ def return_url(election_id):
 def exchange_code():
     """Trade the code for tokens; on any failure flash why and return None (nothing stored)."""
     try:
-        return oauth.cc.authorize_access_token()
+        return cc_oauth().authorize_access_token()
     except MismatchingStateError:
         flash("That Constant Contact sign-in had expired or did not start here; nothing changed. "
               "Please click Grant access again.", "error")

@@ -16,7 +16,6 @@ from .db import one, rows
 from .sync_ledger import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .sync_resolve import resolve
 from .sync_results import ElectionResult, RunResult, run_message
-from .sync_status import sync_status  # noqa: F401  (the Integration Settings panel's data)
 
 PROGRESS_EVERY = 500
 POLL_FIRST_SECONDS = 2

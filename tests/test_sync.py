@@ -7,7 +7,8 @@ import pytest
 from eo_cc import clock, sync_status as status_module
 from eo_cc.cc_tokens import load_token, save_token
 from eo_cc.db import one, rows
-from eo_cc.sync import run_sync, sync_status
+from eo_cc.sync import run_sync
+from eo_cc.sync_status import sync_status
 from eo_cc.sync_ledger import sync_lock, utc_day
 
 from .factories import SECRET_KEY, make_admin, make_election
@@ -518,15 +519,9 @@ REDIRECT_URI = "http://127.0.0.1:5000/callback"
 
 def sandbox_token(sandbox_db_path, account_id):
     """A token issued by the sandbox for the seeded account, without the browser dance."""
-    from eo_cc.sandbox import store, tokens
+    from eo_cc.sandbox import tokens
 
-    sandbox_db = store.open_db(sandbox_db_path)
-    try:
-        code = tokens.issue_code(sandbox_db, SANDBOX_CLIENT[0], account_id, REDIRECT_URI,
-                                 "contact_data offline_access")
-        return tokens.exchange_code(sandbox_db, SANDBOX_CLIENT[0], code, REDIRECT_URI, None, 86400)
-    finally:
-        sandbox_db.close()
+    return tokens.grant_directly(sandbox_db_path, SANDBOX_CLIENT[0], account_id, REDIRECT_URI)
 
 
 @pytest.mark.slow
