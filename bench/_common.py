@@ -82,7 +82,7 @@ def machine():
 
 SANDBOX_SCRIPT = """
 import json, sys, time
-from eo_cc.sandbox import server
+from cc_sandbox import server
 options = json.loads(sys.argv[2])
 lifetime = options.pop("lifetime")
 running = server.start(sys.argv[1], **options)
@@ -97,7 +97,7 @@ finally:
 
 
 class SandboxProcess:
-    """The CC sandbox (eo_cc.sandbox.server.start) in a child process, so it has its own CPU
+    """The CC sandbox (cc_sandbox.server.start) in a child process, so it has its own CPU
     and interpreter; it stops when the benchmark closes its stdin or after `lifetime` seconds."""
 
     def __init__(self, db_path, lifetime=900, **options):
@@ -141,7 +141,7 @@ def seed_sandbox(db_path, list_name, emails):
     """Seed the sandbox database (before it starts): an account, our client app, one list.
 
     Returns (account id, list id)."""
-    from eo_cc.sandbox import store
+    from cc_sandbox import store
 
     db = store.open_db(db_path)
     try:
@@ -157,7 +157,7 @@ def seed_sandbox(db_path, list_name, emails):
 
 def sandbox_token(db_path, account_id):
     """A real sandbox token for the account: an authorization code exchanged as /token would."""
-    from eo_cc.sandbox import tokens
+    from cc_sandbox import tokens
 
     return tokens.grant_directly(db_path, SANDBOX_CLIENT[0], account_id, REDIRECT_URI)
 

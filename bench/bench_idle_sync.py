@@ -19,7 +19,7 @@ REPEAT = 5
 
 def timed_runs(db, config, lock_path):
     """The best of REPEAT runs (seconds) and the requests the last one counted."""
-    from eo_cc.sync import run_sync
+    from eo_cc.cc.sync import run_sync
 
     best, outcome = None, None
     for _ in range(REPEAT):
@@ -32,7 +32,7 @@ def timed_runs(db, config, lock_path):
 
 def seed_settled(db, list_id, token):
     from eo_cc import clock
-    from eo_cc.cc_tokens import save_token
+    from eo_cc.cc.tokens import save_token
     from tests.factories import make_election
 
     admin_id = _common.cheap_admin(db)

@@ -38,7 +38,7 @@ def rss_mib(field):
 
 
 def eo_cc_side(csv_path, database):
-    from eo_cc import roster_csv
+    from eo_cc.roster import voters as roster_csv
     from tests.factories import make_election
 
     db = _common.eo_cc_database(database)

@@ -53,7 +53,7 @@ def optimum(m, p):
 def seed_eo_cc(db, list_id, token, voted):
     """An admin connected to the sandbox, an election using the list, P queued removals."""
     from eo_cc import clock
-    from eo_cc.cc_tokens import save_token
+    from eo_cc.cc.tokens import save_token
     from tests.factories import make_election
 
     admin_id = _common.cheap_admin(db)
@@ -127,8 +127,8 @@ def closest_window(sends, size=5):
 
 def child(config_json):
     """The child: import, note the memory, run the sync once, print wall time and memory."""
+    from eo_cc.cc.sync import run_sync
     from eo_cc.db import connect
-    from eo_cc.sync import run_sync
 
     config = json.loads(config_json)
     db = connect(config["DATABASE"])

@@ -23,6 +23,7 @@ CHOICE = re.compile(r'name="(q\d+)" value="(\d+)"')
 
 def make_app(instance, voters):
     from bench_ballots import seed_site
+
     from eo_cc import create_app
 
     slug = seed_site(instance, voters)

@@ -1,10 +1,9 @@
 """eo_cc: online elections for small organisations, working with Constant Contact."""
 import os
-from pathlib import Path
 
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .resources import TEMPLATE_FOLDER
 
 DEFAULTS = dict(
     CC_AUTHORIZE_URL="https://authz.constantcontact.com/oauth2/default/v1/authorize",
@@ -17,6 +16,7 @@ DEFAULTS = dict(
     CC_REQUESTS_PER_SECOND=4,
     CC_DAILY_REQUEST_BUDGET=10000,
     CC_SYNC_INTERVAL_MINUTES=60,
+    CC_SYNC_POLL_SECONDS=120,
     MAIL_BACKEND="file",
     MAIL_SERVER="localhost",
     MAIL_PORT=25,
@@ -24,7 +24,9 @@ DEFAULTS = dict(
     MAIL_PASSWORD=None,
     MAIL_USE_TLS=False,
     MAIL_FROM="eo_cc <elections@localhost>",
+    OUTBOX=None,  # the file backend's folder; None: outbox/ in the instance folder
     BASE_URL="http://127.0.0.1:5000",  # for links in mail sent outside a request (cron)
+    PROXY_FIX=False,
     MAX_CONTENT_LENGTH=16 * 1024 * 1024,
     SESSION_COOKIE_HTTPONLY=True,
     SESSION_COOKIE_SAMESITE="Lax",
@@ -34,19 +36,14 @@ DEFAULTS = dict(
 )
 
 
-def instance_path():
-    """The instance folder: EO_CC_INSTANCE_PATH, or instance/ beside the package."""
-    return os.environ.get("EO_CC_INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
-
-
 def create_app(test_config=None):
-    """Build the eo_cc Flask app."""
-    app = Flask(
-        __name__,
-        instance_path=instance_path(),
-        instance_relative_config=True,
-        template_folder=str(PROJECT_ROOT / "templates"),
-    )
+    """Build the eo_cc Flask app.
+
+    The instance folder is EO_CC_INSTANCE_PATH when set, else Flask's own choice: instance/
+    beside a checkout, or <prefix>/var/eo_cc-instance when eo_cc is installed.
+    """
+    app = Flask(__name__, instance_path=os.environ.get("EO_CC_INSTANCE_PATH") or None,
+                instance_relative_config=True, template_folder=str(TEMPLATE_FOLDER))
     app.config.from_mapping(DEFAULTS, DATABASE=os.path.join(app.instance_path, "eo_cc.sqlite"))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()
@@ -54,18 +51,23 @@ def create_app(test_config=None):
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
 
-    from . import (auth, cli, crypto, db, elections, integration, mail, roster,
-                   security, sync_views, voting)
+    from . import auth, crypto, db, security
+    from .cc import commands as cc_commands
+    from .cc import views as cc_views
+    from .elections import questions, results
+    from .elections import views as elections
+    from .roster import views as roster
+    from .voting import notices
+    from .voting import views as voting
 
     crypto.init_app(app)
     db.init_app(app)
     security.init_app(app)
     auth.init_app(app)
-    mail.init_app(app)
-    integration.init_app(app)
-    sync_views.init_app(app)
-    cli.init_app(app)
-    for module in (auth, elections, roster, voting, integration, sync_views):
+    notices.init_app(app)
+    cc_views.init_app(app)
+    cc_commands.init_app(app)
+    for module in (auth, elections, questions, results, roster, voting, cc_views):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=elections.index)
     return app

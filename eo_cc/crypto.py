@@ -65,9 +65,20 @@ def sign(secret_key, purpose, message):
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def random_code(length=12, alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789"):
-    """A random code in an unambiguous alphabet (no 0/O, 1/I)."""
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+# No 0/O, 1/I. 256 is a multiple of 32, so mapping random bytes onto it is unbiased.
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+_CODE_TABLE = bytes((CODE_ALPHABET * 8).encode())
+
+
+def random_codes(count, length):
+    """count random codes in an unambiguous alphabet (no 0/O, 1/I); fast for a 100,000-voter roster."""
+    letters = secrets.token_bytes(count * length).translate(_CODE_TABLE).decode()
+    return [letters[i:i + length] for i in range(0, count * length, length)]
+
+
+def random_code(length=12):
+    """One random code in the same alphabet, e.g. a receipt code."""
+    return random_codes(1, length)[0]
 
 
 def ballot_link_token(secret_key, voter_id, link_version):

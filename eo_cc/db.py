@@ -9,9 +9,9 @@ import sqlite3
 import threading
 
 import click
+import sqlite_utils
 from flask import current_app, g
 from flask.cli import with_appcontext
-import sqlite_utils
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -60,6 +60,11 @@ def immediate(db):
         db.conn.rollback()
         raise
     db.conn.execute("COMMIT")
+
+
+def instance_file(config, name):
+    """A file beside the database: the instance folder that the site and cron share."""
+    return os.path.join(os.path.dirname(os.path.abspath(config["DATABASE"])), name)
 
 
 def rows(db, sql, params=()):

@@ -14,13 +14,9 @@ from email.message import EmailMessage
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
 
-import click
-from flask import current_app
-from flask.cli import with_appcontext
-
 from . import clock
 from .crypto import Box
-from .db import connect, rows
+from .db import instance_file, rows
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +31,8 @@ class MailError(Exception):
 
 
 def outbox_path(config):
-    """OUTBOX if configured, else outbox/ beside the database (the instance folder)."""
-    return config.get("OUTBOX") or os.path.join(os.path.dirname(os.path.abspath(config["DATABASE"])),
-                                                "outbox")
+    """OUTBOX if configured, else outbox/ in the instance folder."""
+    return config["OUTBOX"] or instance_file(config, "outbox")
 
 
 def _charset(body_encoding):
@@ -52,7 +47,7 @@ UTF8_8BIT, UTF8_QP = _charset(None), _charset(QP)
 
 
 def build_message(config, to, subject, body):
-    sender = config.get("MAIL_FROM") or "eo_cc <elections@localhost>"
+    sender = config["MAIL_FROM"]
     # One line: a line break (e.g. from an election title) would make the header unsendable.
     subject = " ".join(subject.split())
     if not (sender.isascii() and to.isascii()):
@@ -85,7 +80,7 @@ def _build_with_header_registry(sender, to, subject, body):
 def send_mail(config, to, subject, body):
     """Send one plain-text message now with MAIL_BACKEND; raises MailError on failure."""
     message = build_message(config, to, subject, body)
-    backend = config.get("MAIL_BACKEND") or "file"
+    backend = config["MAIL_BACKEND"]
     try:
         if backend == "file":
             _write_eml(outbox_path(config), message)
@@ -105,12 +100,11 @@ def _write_eml(folder, message):
 
 
 def _send_smtp(config, message):
-    with smtplib.SMTP(config.get("MAIL_SERVER") or "localhost", int(config.get("MAIL_PORT") or 25),
-                      timeout=SMTP_TIMEOUT) as smtp:
-        if config.get("MAIL_USE_TLS"):
+    with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT) as smtp:
+        if config["MAIL_USE_TLS"]:
             smtp.starttls()
-        if config.get("MAIL_USERNAME"):
-            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
         smtp.send_message(message)
 
 
@@ -172,21 +166,3 @@ def retry_queued(db, config, now=None):
             db.execute("DELETE FROM mail_queue WHERE id = ?", [item["id"]])
             sent += 1
     return sent
-
-
-@click.command("send-mail")
-@with_appcontext
-def send_mail_command():
-    """Send due announcements, reminders and queued mail (run from cron every 5 minutes)."""
-    from .notices import send_due
-
-    db = connect(current_app.config["DATABASE"])
-    try:
-        counts = send_due(db, current_app.config)
-    finally:
-        db.close()
-    click.echo(", ".join(f"{name}: {count}" for name, count in counts.items()))
-
-
-def init_app(app):
-    app.cli.add_command(send_mail_command)

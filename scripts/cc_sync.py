@@ -1,20 +1,17 @@
 #!/usr/bin/env python3
 """The hourly cron entry: remove voters who voted from each election's Constant Contact list.
 
-Same as `flask --app eo_cc cc-sync`. Exit 0 when everything due was done, 1 when some
-removals failed and remain queued, 2 on a configuration error. Set EO_CC_INSTANCE_PATH
-so cron and the site share the instance folder (database, secrets, lock file).
+Same as `flask --app eo_cc cc-sync`, run with the Python that eo_cc is installed in. Exit 0
+when everything due was done, 1 when some removals failed and remain queued, 2 on a
+configuration error. Set EO_CC_INSTANCE_PATH so cron and the site share the instance folder
+(database, secrets, lock file).
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from eo_cc import create_app  # noqa: E402
-from eo_cc.db import connect, migrate  # noqa: E402
-from eo_cc.sync import run_sync  # noqa: E402
-from eo_cc.sync_views import lock_path  # noqa: E402
+from eo_cc import create_app
+from eo_cc.cc.sync import run_sync
+from eo_cc.db import connect, migrate
 
 
 def parse_args(argv=None):
@@ -32,7 +29,7 @@ def main(argv=None):
     try:
         migrate(db)
         result = run_sync(db, app.config, election_id=args.election, dry_run=args.dry_run,
-                          verbose=args.verbose, echo=print, lock_path=lock_path(app))
+                          verbose=args.verbose, echo=print)
     finally:
         db.close()
     return result.exit_code

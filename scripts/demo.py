@@ -1,23 +1,21 @@
 """`make demo`: run eo_cc and a local Constant Contact sandbox, seeded with demo data.
 
 Both listen on 127.0.0.1 (ports from EO_CC_DEMO_PORT and EO_CC_SANDBOX_PORT, default
-5000 and 5001) and keep their data in the instance folder (EO_CC_INSTANCE_PATH or
-./instance), so a second run picks up where the first left off. Ctrl-C stops both.
+5000 and 5001) and keep their data in eo_cc's instance folder (EO_CC_INSTANCE_PATH, or
+instance/ in the checkout), so a second run picks up where the first left off. Ctrl-C
+stops both.
 """
 import os
 import signal
 import sys
-from pathlib import Path
 
 from werkzeug.serving import make_server
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from eo_cc import create_app, demo, instance_path  # noqa: E402
-from eo_cc.db import connect, migrate  # noqa: E402
-from eo_cc.sandbox import server as sandbox_server  # noqa: E402
-from eo_cc.sandbox import store as sandbox_store  # noqa: E402
+from cc_sandbox import demo
+from cc_sandbox import server as sandbox_server
+from cc_sandbox import store as sandbox_store
+from eo_cc import create_app
+from eo_cc.db import connect, migrate
 
 SANDBOX_DB = "cc_sandbox.sqlite"
 
@@ -96,13 +94,11 @@ def stop_on_signals():
 
 def main():
     stop_on_signals()
-    folder = instance_path()
-    os.makedirs(folder, exist_ok=True)
     site_port, sandbox_port = port("EO_CC_DEMO_PORT", 5000), port("EO_CC_SANDBOX_PORT", 5001)
     site_url = f"http://127.0.0.1:{site_port}"
-    sandbox = start_sandbox(folder, sandbox_port)
+    app = create_app(site_config(site_url, f"http://127.0.0.1:{sandbox_port}"))
+    sandbox = start_sandbox(app.instance_path, sandbox_port)
     try:
-        app = create_app(site_config(site_url, sandbox.url))
         election, voters = prepare_database(app)
         site = make_site(app, site_port)
         banner(site_url, sandbox, election, voters)

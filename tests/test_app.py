@@ -1,7 +1,10 @@
 import os
+import re
 import stat
 
-from eo_cc import create_app
+from eo_cc import DEFAULTS, create_app
+
+from . import ROOT
 
 
 def test_secret_key_is_generated_into_instance_with_mode_600(tmp_path, monkeypatch):
@@ -52,10 +55,26 @@ def test_every_cli_command_has_help_text(app):
 
 
 def test_example_instance_config_names_only_real_settings(app):
-    from eo_cc import PROJECT_ROOT
 
     example = {}
-    exec((PROJECT_ROOT / "instance" / "config.example.py").read_text(), example)
+    exec((ROOT / "instance" / "config.example.py").read_text(), example)
     names = {key for key in example if key.isupper()}
     assert names and names <= set(app.config) | {"PROXY_FIX"}
     assert "SECRET_KEY" not in names
+
+
+def settings_read_by_the_code():
+    """Every config key eo_cc's modules read, found in their source."""
+    pattern = re.compile(r"""config(?:\.get\(|\[)\s*["']([A-Z][A-Z0-9_]+)["']""")
+    return {key for path in (ROOT / "eo_cc").rglob("*.py") for key in pattern.findall(path.read_text())}
+
+
+def test_every_setting_the_code_reads_has_a_default_and_a_line_in_the_readme():
+    flasks_own = {"SECRET_KEY", "PREFERRED_URL_SCHEME", "SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"}
+    read = settings_read_by_the_code()
+    assert "CC_SYNC_POLL_SECONDS" in read and "OUTBOX" in read   # the scan finds what it should
+    assert read - flasks_own - {"DATABASE"} <= set(DEFAULTS)
+    table = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `")]
+    undocumented = {key for key in read - {"SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"}
+                    if not any(f"`{key}`" in line for line in table)}
+    assert undocumented == set()

@@ -17,11 +17,12 @@ from urllib.parse import quote_from_bytes, urlsplit
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from eo_cc import cc_tokens, clock, create_app
+from eo_cc import clock, create_app
+from eo_cc.cc import tokens as cc_tokens
 from eo_cc.crypto import ballot_link_token
 
+from .cc.fake_cc import LIST_ID, FakeCC
 from .factories import make_election, make_voters
-from .fake_cc import LIST_ID, FakeCC
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -150,7 +151,7 @@ def forms_on(response, page_url):
 def get_pages(app, clients, values):
     """Every GET page of the URL map (filled), with the client that may see it."""
     for rule in app.url_map.iter_rules():
-        if "GET" in rule.methods and rule.endpoint not in ("static", "integration.callback"):
+        if "GET" in rule.methods and rule.endpoint not in ("static", "cc.callback"):
             client = clients["voter"] if is_voter_route(rule) else clients["admin"]
             if is_voter_route(rule):
                 sign_in_voter(client, values)
@@ -352,7 +353,7 @@ def test_hostile_values_posted_to_every_form_never_500_and_never_render_as_marku
 
 def test_every_post_route_is_swept():
     """The sweep reads the URL map: the forms the product is built around are all in it."""
-    for endpoint in ("elections.create", "elections.edit", "elections.new_question", "roster.upload",
+    for endpoint in ("elections.create", "elections.edit", "questions.new", "roster.upload",
                      "roster.add_voter", "voting.ballot", "voting.election_page", "auth.login"):
         assert endpoint in POST_ENDPOINTS
 

@@ -16,10 +16,9 @@ from werkzeug.serving import make_server
 
 from eo_cc import clock
 
+from .cc.fake_cc import LIST_ID
 from .factories import ADMIN_PASSWORD, make_election, make_voters
-from .fake_cc import LIST_ID
-from .test_hostile_input import (IMG, MARKERS, SCRIPT, csv_file, fill, is_voter_route,  # noqa: F401
-                                 sign_in_voter, world)
+from .test_hostile_input import IMG, MARKERS, SCRIPT, csv_file, fill, is_voter_route, sign_in_voter, world  # noqa: F401
 
 # --- markup that is stored comes back as text ---
 
@@ -34,7 +33,7 @@ def post_election(client, world):
 def post_question(client, world):
     client.post(f"/elections/{world['election_id']}/questions/new",
                 data={"prompt": SCRIPT, "choices": f"{SCRIPT}\n{IMG}", "max_choices": "1"})
-    return "elections.questions", {"election_id": world["election_id"]}
+    return "questions.index", {"election_id": world["election_id"]}
 
 
 def post_voter(client, world):
@@ -58,7 +57,7 @@ def post_roster_file_name(client, world):
 def post_list_choice(client, world):
     """The list's name comes from Constant Contact: hostile data from outside, too."""
     client.post(f"/elections/{world['election_id']}/integration/list", data={"list_id": LIST_ID})
-    return "integration.settings", {"election_id": world["election_id"]}
+    return "cc.settings", {"election_id": world["election_id"]}
 
 
 @pytest.mark.parametrize("post", [post_election, post_question, post_voter, post_roster,

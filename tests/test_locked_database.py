@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from eo_cc import cc_tokens
+from eo_cc.cc import tokens as cc_tokens
 from eo_cc.db import BUSY_TIMEOUT_MS, connect, immediate
 
 from .factories import make_election, make_voters
@@ -169,7 +169,7 @@ def admin_world(app, db, admin):
 def test_admin_actions_during_a_long_write_wait_for_it_instead_of_failing(app, db, client, admin_world,
                                                                           monkeypatch, action):
     """A transaction that reads first must still queue on the busy timeout, not fail at once."""
-    monkeypatch.setattr("eo_cc.integration.revoke", lambda token: None)  # no network in this test
+    monkeypatch.setattr("eo_cc.cc.tokens.revoke", lambda config, token: None)  # no network here
     url, form = admin_posts(admin_world)[action]
     audited = db["audit_log"].count
     locked, released_at = threading.Event(), []

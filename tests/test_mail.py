@@ -1,7 +1,7 @@
 import email
 import os
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 

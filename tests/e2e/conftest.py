@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from eo_cc import create_app, demo
+from cc_sandbox import demo
+from eo_cc import create_app
 from eo_cc.db import connect, migrate
-
 
 CHROMIUM = os.environ.get("EO_CC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -96,7 +96,7 @@ def new_page(browser):
 @pytest.fixture
 def sandbox(tmp_path):
     """A live Constant Contact sandbox with its demo account, lists and contacts."""
-    from eo_cc.sandbox import server
+    from cc_sandbox import server
 
     running = server.start(str(tmp_path / "sandbox.sqlite"), port=0, demo=True, activity_delay=0.2)
     yield running

@@ -1,8 +1,8 @@
 """Story steps shared by the browser tests: what a person does on a page."""
 from playwright.sync_api import expect
 
+from cc_sandbox import store as sandbox_store
 from eo_cc.db import connect
-from eo_cc.sandbox import store as sandbox_store
 
 from ..factories import ADMIN_PASSWORD, make_admin
 
@@ -67,9 +67,11 @@ def use_list(page, name):
 
 
 def sync_now(page):
-    """Press Sync now on Integration Settings and wait for the verdict."""
+    """Press Sync now on Integration Settings: the page shows the run going on, refreshes
+    itself, and then shows the verdict (the run is a separate process)."""
     page.get_by_role("button", name="Sync now").click()
-    expect(page.get_by_role("status").filter(has_text="Your list is up to date")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="Your list is up to date")).to_be_visible(
+        timeout=30_000)
 
 
 def open_sandbox_list(page, sandbox_url, name):

@@ -2,12 +2,11 @@
 import pytest
 from playwright.sync_api import expect
 
+from cc_sandbox import store as sandbox_store
 from eo_cc.db import rows
-from eo_cc.sandbox import store as sandbox_store
 
 from ..factories import make_election, make_voters
-from .steps import (cast_ballot, create_admin, grant_access, log_in, open_sandbox_list, sync_now,
-                    use_list)
+from .steps import cast_ballot, create_admin, grant_access, log_in, open_sandbox_list, sync_now, use_list
 
 pytestmark = pytest.mark.browser
 

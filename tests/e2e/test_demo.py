@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from eo_cc import clock, demo
+from cc_sandbox import demo
+from eo_cc import clock
 from eo_cc.crypto import Box
 from eo_cc.db import connect, migrate, one, rows
 

@@ -2,8 +2,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from eo_cc import demo
-from eo_cc.sandbox import store as sandbox_store
+from cc_sandbox import demo
+from cc_sandbox import store as sandbox_store
 
 from .steps import cast_ballot, grant_access, log_in, open_sandbox_list, sync_now, use_list
 

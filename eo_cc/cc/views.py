@@ -1,0 +1,285 @@
+"""Integration Settings: connect Constant Contact, choose each election's list, watch the sync.
+
+One page per election: the connection (one per admin: CC's rotating refresh tokens would
+make two copies fight), the chosen list, the sync panel with Sync now. Tokens go straight
+from the OAuth callback into `tokens` (encrypted); they never touch the session cookie.
+"""
+import logging
+
+import requests
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.flask_client import OAuth
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+from wtforms.validators import InputRequired, Length
+
+from .. import clock
+from ..db import get_db, immediate, one
+from ..downloads import csv_response
+from ..elections.audit import record
+from ..elections.views import load_election
+from . import removals, tokens
+from .api import CCError, GrantRevoked
+from .budget import request_counter
+from .commands import is_sync_running, start_background_sync
+from .report import not_in_list_emails, sync_status, verdict
+from .resolve import remember_list_sizes
+
+bp = Blueprint("cc", __name__)
+PAGE = "/elections/<int:election_id>/integration"
+log = logging.getLogger(__name__)
+
+CC_LISTS_PAGE = "https://app.constantcontact.com/pages/contacts/ui#lists"
+GRANT_ELECTION_KEY = "cc_grant_election_id"
+
+
+def init_app(app):
+    """Register the `cc` OAuth client with this app's endpoints and credentials.
+
+    Authlib's Flask registry belongs to the one app it was initialised with, so each app
+    gets its own (the factory may build several in one process); views reach it through
+    app.extensions, where Authlib puts it.
+    """
+    settings = tokens.client_settings(app.config)
+    client_kwargs = {key: settings.pop(key)
+                     for key in ("scope", "token_endpoint_auth_method", "default_timeout")}
+    if app.config["CC_USE_PKCE"]:
+        client_kwargs["code_challenge_method"] = "S256"
+    OAuth(app).register("cc", **settings, authorize_url=app.config["CC_AUTHORIZE_URL"],
+                        access_token_url=app.config["CC_ACCESS_TOKEN_URL"],
+                        api_base_url=app.config["CC_API_BASE_URL"], client_kwargs=client_kwargs)
+
+
+def cc_oauth():
+    """This app's Authlib client for Constant Contact."""
+    return current_app.extensions["authlib.integrations.flask_client"].cc
+
+
+class ChooseListForm(FlaskForm):
+    """One "Use this list" button; the name is re-read from CC, never trusted from the form."""
+
+    list_id = HiddenField(validators=[InputRequired(), Length(max=200)])
+    list_name = HiddenField(validators=[Length(max=500)])
+
+
+def is_configured():
+    return bool(current_app.config["CC_CLIENT_ID"] and current_app.config["CC_CLIENT_SECRET"])
+
+
+def to_settings(election_id):
+    return redirect(url_for("cc.settings", election_id=election_id))
+
+
+def mailings_still_on(election):
+    """The eo_cc mailings still ticked, which would double the CC list's mailings."""
+    names = []
+    if election["has_announcement_email"]:
+        names.append("the announcement email")
+    if election["has_reminder_emails"]:
+        names.append("reminder emails")
+    return names
+
+
+@bp.app_template_global()
+def sync_verdict(status):
+    """The panel's verdict with times in the logged-in admin's timezone."""
+    return verdict(status, getattr(current_user, "timezone", None))
+
+
+@bp.route(PAGE)
+@login_required
+def settings(election_id):
+    election = load_election(election_id)
+    db = get_db()
+    status = sync_status(db, election_id, current_app.config)
+    status["is_running"] = is_sync_running(current_app.config)
+    return render_template(
+        "cc/settings.html", election=election, sync_status=status,
+        connection=tokens.get_connection(db, current_user.id), is_configured=is_configured(),
+        callback_url=url_for("cc.callback", _external=True),
+        double_mailings=mailings_still_on(election) if election["cc_list_id"] else [])
+
+
+# --- the connection ------------------------------------------------------------------------
+
+@bp.route(f"{PAGE}/grant", methods=["POST"])
+@login_required
+def grant(election_id):
+    """Send the admin to Constant Contact to accept; the callback comes back to this election."""
+    load_election(election_id)
+    if not is_configured():
+        flash("Constant Contact is not configured on this server (CC_CLIENT_ID and CC_CLIENT_SECRET).",
+              "error")
+        return to_settings(election_id)
+    session[GRANT_ELECTION_KEY] = election_id
+    return cc_oauth().authorize_redirect(url_for("cc.callback", _external=True))
+
+
+@bp.route("/integration/cc/callback")
+@login_required
+def callback():
+    """Constant Contact's redirect after Accept or Deny: one fixed URI for every election."""
+    back = return_url(session.pop(GRANT_ELECTION_KEY, None))
+    error = request.args.get("error")
+    if error:
+        if error == "access_denied":
+            flash("You did not grant access; nothing changed.", "info")
+        else:
+            flash(f"Constant Contact did not grant access ({error}); nothing changed.", "error")
+        return redirect(back)
+    token = exchange_code()
+    if token is None:
+        return redirect(back)
+    tokens.save_token(get_db(), current_app.config["SECRET_KEY"], current_user.id, dict(token))
+    flash("eo_cc is now configured to integrate with your Constant Contact account.", "success")
+    return redirect(back)
+
+
+def return_url(election_id):
+    """The Integration Settings page the grant started from, if it is still this admin's."""
+    if election_id is not None and one(get_db(), "SELECT id FROM elections WHERE id = ? AND admin_id = ?",
+                                       [election_id, current_user.id]):
+        return url_for("cc.settings", election_id=election_id)
+    return url_for("elections.list_elections")
+
+
+def exchange_code():
+    """Trade the code for tokens; on any failure flash why and return None (nothing stored)."""
+    try:
+        return cc_oauth().authorize_access_token()
+    except MismatchingStateError:
+        flash("That Constant Contact sign-in had expired or did not start here; nothing changed. "
+              "Please click Grant access again.", "error")
+    except OAuthError as error:
+        log.warning("CC token exchange refused: %s", error)
+        flash(f"Constant Contact refused the grant ({error.error or 'unknown error'}); nothing changed. "
+              "Please click Grant access again.", "error")
+    except requests.RequestException as error:
+        log.warning("CC token exchange failed: %s", error)
+        flash("Could not reach Constant Contact to finish the grant; nothing changed. "
+              "Please try Grant access again in a few minutes.", "error")
+    return None
+
+
+@bp.route(f"{PAGE}/disconnect", methods=["POST"])
+@login_required
+def disconnect(election_id):
+    """Forget the admin's CC connection (all their elections) and revoke it at CC, best effort."""
+    load_election(election_id)
+    db = get_db()
+    token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], current_user.id)
+    if token is None:
+        flash("There was no Constant Contact connection to disconnect.", "info")
+        return to_settings(election_id)
+    tokens.revoke(current_app.config, token)
+    record(db, election_id, current_user.id, "disconnected Constant Contact")
+    flash("Disconnected from Constant Contact. eo_cc no longer has access to your account.", "success")
+    return to_settings(election_id)
+
+
+def grant_again(election_id):
+    flash("Constant Contact no longer accepts eo_cc's access to your account. "
+          "Please Grant access again.", "warning")
+    return to_settings(election_id)
+
+
+# --- the list -------------------------------------------------------------------------------
+
+@bp.route(f"{PAGE}/lists")
+@login_required
+def lists(election_id):
+    election = load_election(election_id)
+    if tokens.get_connection(get_db(), current_user.id) is None:
+        flash("Grant access to your Constant Contact account first.", "info")
+        return to_settings(election_id)
+    try:
+        contact_lists, error = fetch_lists(), None
+    except GrantRevoked:
+        return grant_again(election_id)
+    except CCError as failure:
+        contact_lists, error = None, str(failure)
+    return render_template("cc/lists.html", election=election, contact_lists=contact_lists,
+                           error=error, cc_lists_page=CC_LISTS_PAGE)
+
+
+def fetch_lists():
+    """All the admin's CC lists, favourites first, then by name.
+
+    The requests count against the shared daily budget, and the member counts are kept
+    so the next sync can choose its cheaper look-up without asking again.
+    """
+    db = get_db()
+    client = tokens.make_client(db, current_app.config, current_user.id,
+                                on_request=request_counter(db))
+    found = list(client.contact_lists())
+    remember_list_sizes(db, found)
+    return sorted(found, key=lambda item: (not item.get("favorite"),
+                                           (item.get("name") or "").casefold()))
+
+
+@bp.route(f"{PAGE}/list", methods=["POST"])
+@login_required
+def choose_list(election_id):
+    election = load_election(election_id)
+    form = ChooseListForm()
+    back_to_lists = redirect(url_for("cc.lists", election_id=election_id))
+    if not form.validate_on_submit():
+        flash("Please choose a list with its Use this list button.", "error")
+        return back_to_lists
+    try:
+        chosen = next((item for item in fetch_lists() if item["list_id"] == form.list_id.data), None)
+    except GrantRevoked:
+        return grant_again(election_id)
+    except CCError as error:
+        flash(f"Could not check that list with Constant Contact: {error}. Please try again.", "error")
+        return back_to_lists
+    if chosen is None:
+        flash("That list is not in your Constant Contact account any more. Please choose another.", "error")
+        return back_to_lists
+    save_list_choice(get_db(), election, chosen, current_user.id)
+    return to_settings(election_id)
+
+
+def save_list_choice(db, election, chosen, admin_id):
+    """Point the election at a list; a new list means every voter who voted must be removed again."""
+    if election["cc_list_id"] == chosen["list_id"]:
+        flash(f"This election already uses the list {chosen['name']}.", "info")
+        return
+    with immediate(db):
+        db.execute("UPDATE elections SET cc_list_id = ?, cc_list_name = ?, cc_list_chosen_at = ?, "
+                   "updated_at = ? WHERE id = ?",
+                   [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), election["id"]])
+        requeued = removals.requeue_voted(db, election["id"])
+        record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"])
+    message = f"This election now uses the Constant Contact list {chosen['name']}."
+    if requeued:
+        message += f" {requeued} voter(s) who already voted will be removed from it at the next sync."
+    flash(message, "success")
+
+
+# --- the sync -------------------------------------------------------------------------------
+
+@bp.route(f"{PAGE}/sync", methods=["POST"])
+@login_required
+def sync_now(election_id):
+    """Start this election's sync now in the background (same lock as the hourly run)."""
+    election = load_election(election_id)
+    if not election["cc_list_id"]:
+        flash("Choose a Constant Contact list first.", "warning")
+    elif start_background_sync(current_app.config, election_id):
+        flash("Sync started. This page shows its result when it has finished.", "info")
+    else:
+        flash("A sync is already running; this page shows its result when it has finished.", "info")
+    return to_settings(election_id)
+
+
+@bp.route(f"{PAGE}/not-in-list.csv")
+@login_required
+def not_in_list_csv(election_id):
+    """The emails of voters who voted but were not on the chosen list."""
+    election = load_election(election_id)
+    emails = not_in_list_emails(get_db(), election_id)
+    return csv_response(["email"], ([email] for email in emails),
+                        f"not-in-list-election-{election['id']}.csv")

@@ -1,0 +1,1 @@
+"""Elections: the admin's pages (views), ballot questions, results, counting and the audit log."""

@@ -1,0 +1,137 @@
+"""The ballot box: cast one secret ballot per voter, in one transaction.
+
+Flask-free so tests and scripts can drive it directly. A ballot row has a
+random receipt code and the election id, nothing else: no voter, no time, no
+rowid. The same transaction marks the voter as voted and queues the voter's
+email in `cc_removals`, the outbox that the Constant Contact sync consumes.
+"""
+import re
+
+from .. import clock
+from ..cc import removals
+from ..crypto import random_code
+from ..db import immediate, one, rows
+from ..elections import voting_window
+
+RECEIPT_LENGTH = 12
+
+
+class BallotError(Exception):
+    """A ballot that cannot be cast; str() is a message for the voter."""
+
+
+class AlreadyVoted(BallotError):
+    def __init__(self):
+        super().__init__("You have already voted. Each voter can cast one ballot.")
+
+
+class VotingClosed(BallotError):
+    def __init__(self):
+        super().__init__("Voting is not open for this election.")
+
+
+class UnknownVoter(BallotError):
+    def __init__(self):
+        super().__init__("This voter is not on the roster.")
+
+
+class InvalidBallot(BallotError):
+    """errors maps question id -> what is wrong with the answer to that question."""
+
+    def __init__(self, errors):
+        self.errors = errors
+        super().__init__("Please correct the marked questions: " + " ".join(errors.values()))
+
+
+def format_receipt(code):
+    """ABCDEFGHJKLM -> ABCD-EFGH-JKLM, easier to read out and copy."""
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
+
+
+def normalise_receipt(text):
+    """What a voter typed -> the stored form: upper case, no dashes or spaces."""
+    return re.sub(r"[^A-Z0-9]", "", (text or "").upper())
+
+
+def load_questions(db, election_id):
+    """The election's questions in order, each with its 'choices' list."""
+    questions = rows(db, "SELECT * FROM questions WHERE election_id = ? ORDER BY position, id",
+                     [election_id])
+    choices = rows(db, """SELECT c.* FROM choices c JOIN questions q ON q.id = c.question_id
+                          WHERE q.election_id = ? ORDER BY c.position, c.id""", [election_id])
+    for question in questions:
+        question["choices"] = [c for c in choices if c["question_id"] == question["id"]]
+    return questions
+
+
+def question_error(question, chosen_ids):
+    """What is wrong with the choices for one question, or None."""
+    by_id = {c["id"]: c for c in question["choices"]}
+    if not chosen_ids:
+        return "Please answer this question."
+    if len(set(chosen_ids)) != len(chosen_ids) or any(cid not in by_id for cid in chosen_ids):
+        return "That choice does not belong to this question."
+    if len(chosen_ids) > 1 and any(by_id[cid]["is_abstain"] for cid in chosen_ids):
+        return "Abstain must be the only choice for this question."
+    if len(chosen_ids) > question["max_choices"]:
+        return f"Please pick at most {question['max_choices']}."
+    return None
+
+
+def ballot_errors(questions, selections):
+    """Per-question errors for selections {question_id: [choice_id, ...]}; empty when valid."""
+    known = {q["id"] for q in questions}
+    errors = {qid: "That question is not on this ballot." for qid in selections if qid not in known}
+    for question in questions:
+        error = question_error(question, list(selections.get(question["id"]) or []))
+        if error:
+            errors[question["id"]] = error
+    return errors
+
+
+def cast_ballot(db, voter_id, selections, now=None):
+    """Store the voter's ballot and return its receipt code (12 characters, no dashes).
+
+    Raises UnknownVoter, AlreadyVoted, VotingClosed or InvalidBallot; then
+    nothing is written. The write lock is taken first, so concurrent casts for
+    one voter queue up and all but the first see AlreadyVoted.
+    """
+    now = now or clock.now()
+    with immediate(db):
+        voter = one(db, "SELECT * FROM voters WHERE id = ?", [voter_id])
+        if voter is None:
+            raise UnknownVoter()
+        if voter["has_voted"]:
+            raise AlreadyVoted()
+        election = one(db, "SELECT * FROM elections WHERE id = ?", [voter["election_id"]])
+        if not voting_window.is_open(election, now):
+            raise VotingClosed()
+        errors = ballot_errors(load_questions(db, election["id"]), selections)
+        if errors:
+            raise InvalidBallot(errors)
+        receipt_code = _insert_ballot(db, election["id"], selections)
+        _mark_voted(db, voter_id, now)
+        removals.queue(db, election["id"], voter["email"], now)
+    return receipt_code
+
+
+def _insert_ballot(db, election_id, selections):
+    receipt_code = random_code(RECEIPT_LENGTH)
+    db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES (?, ?)",
+               [receipt_code, election_id])
+    db.conn.executemany(
+        "INSERT INTO ballot_selections (receipt_code, choice_id) VALUES (?, ?)",
+        [(receipt_code, cid) for choice_ids in selections.values() for cid in choice_ids])
+    return receipt_code
+
+
+def _mark_voted(db, voter_id, now):
+    db.execute("UPDATE voters SET has_voted = 1, voted_at = ? WHERE id = ?", [clock.iso(now), voter_id])
+
+
+def receipt_in_ballot_box(db, election_id, text):
+    """True when the typed receipt code matches a ballot of this election."""
+    code = normalise_receipt(text)
+    return len(code) == RECEIPT_LENGTH and one(
+        db, "SELECT 1 AS found FROM ballots WHERE receipt_code = ? AND election_id = ?",
+        [code, election_id]) is not None
