@@ -219,3 +219,121 @@ def m060_sync_list_sizes_and_dry_runs(db):
     );
     ALTER TABLE sync_runs ADD COLUMN is_dry_run INTEGER NOT NULL DEFAULT 0;
     """)
+
+
+# --- organisations (issue 11) ----------------------------------------------------------
+
+ORGANISATION_TABLES = """
+CREATE TABLE organisations (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE memberships (                -- who works in which organisation, with one role each
+    organisation_id INTEGER NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
+    admin_id INTEGER NOT NULL REFERENCES admins(id) ON DELETE CASCADE,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'observer')),
+    joined_at TEXT NOT NULL,
+    PRIMARY KEY (organisation_id, admin_id)
+);
+CREATE INDEX memberships_admin ON memberships(admin_id);
+CREATE TABLE invitations (
+    id INTEGER PRIMARY KEY,
+    organisation_id INTEGER NOT NULL REFERENCES organisations(id) ON DELETE CASCADE,
+    email TEXT NOT NULL COLLATE NOCASE,
+    role TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'observer')),
+    token_hash TEXT NOT NULL UNIQUE,      -- SHA-256 of the mailed token, never the token itself
+    invited_by_admin_id INTEGER REFERENCES admins(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    accepted_at TEXT,
+    accepted_by_admin_id INTEGER REFERENCES admins(id),
+    revoked_at TEXT
+);
+CREATE INDEX invitations_organisation ON invitations(organisation_id, email);
+"""
+
+# The owner column of each table that an organisation now owns: (old definition, new one).
+REKEYED = {
+    "elections": ("admin_id INTEGER NOT NULL REFERENCES admins(id)",
+                  "organisation_id INTEGER NOT NULL REFERENCES organisations(id)"),
+    "cc_connections": ("admin_id INTEGER NOT NULL UNIQUE REFERENCES admins(id) ON DELETE CASCADE",
+                       "organisation_id INTEGER NOT NULL UNIQUE REFERENCES organisations(id) "
+                       "ON DELETE CASCADE"),
+}
+
+
+def _statements(script):
+    """One statement at a time: executescript() would commit the open transaction first."""
+    return [statement for statement in script.split(";") if statement.strip()]
+
+
+def _rekey_table(db, table, old_column, new_column):
+    """Rebuild `table` with its admin_id column replaced by organisation_id, keeping every row.
+
+    SQLite cannot change a column's foreign key in place: the documented way is a new
+    table, a copy, a drop and a rename, with foreign keys off so the drop cascades nowhere.
+    The rest of the table's definition, indexes and triggers are copied as they are, so
+    columns that later migrations add are kept too.
+    """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+                     [table]).fetchone()[0]
+    if old_column not in sql:
+        raise RuntimeError(f"{table} has no column {old_column!r} to re-key")
+    new_sql = sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_rekeyed (", 1)
+    new_sql = new_sql.replace(old_column, new_column, 1).replace("-- one per admin", "-- one per organisation")
+    extras = [row[0] for row in db.execute(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL AND name != 'elections_admin'", [table]).fetchall()]
+    columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()]
+    targets = ", ".join("organisation_id" if name == "admin_id" else name for name in columns)
+    db.execute(new_sql)
+    # Each admin's new organisation has the admin's id (see m110_organisations).
+    db.execute(f"INSERT INTO {table}_rekeyed ({targets}) SELECT {', '.join(columns)} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rekeyed RENAME TO {table}")
+    for statement in extras:
+        db.execute(statement)
+
+
+@migrations(transactional=False)
+def m110_organisations(db):
+    """Organisations own elections and the CC connection; each admin owns one, holding their data.
+
+    Not in sqlite-utils' transaction: foreign keys must be off (outside any transaction)
+    while elections is rebuilt, or dropping the old table would cascade to every voter,
+    question and ballot. The work itself is one transaction of its own.
+    """
+    if "organisations" in db.table_names():  # committed, but the run died before recording it
+        return
+    db.execute("PRAGMA foreign_keys = OFF")
+    if db.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("foreign keys could not be turned off: a transaction is open")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(ORGANISATION_TABLES):
+                db.execute(statement)
+            db.execute("""INSERT INTO organisations (id, name, created_at)
+                          SELECT id, COALESCE(NULLIF(TRIM(name), ''), email) || '''s organisation',
+                                 created_at FROM admins""")
+            db.execute("""INSERT INTO memberships (organisation_id, admin_id, role, joined_at)
+                          SELECT id, id, 'owner', created_at FROM admins""")
+            for table, (old_column, new_column) in REKEYED.items():
+                _rekey_table(db, table, old_column, new_column)
+            db.execute("CREATE INDEX elections_organisation ON elections(organisation_id)")
+            db.execute("ALTER TABLE audit_log ADD COLUMN organisation_id INTEGER "
+                       "REFERENCES organisations(id)")
+            db.execute("""UPDATE audit_log SET organisation_id = COALESCE(
+                              (SELECT organisation_id FROM elections WHERE id = audit_log.election_id),
+                              audit_log.admin_id)""")
+            db.execute("CREATE INDEX audit_log_organisation ON audit_log(organisation_id, id)")
+            broken = db.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"foreign keys broken by the migration: {broken[:5]}")
+        except BaseException:
+            db.conn.rollback()
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.execute("PRAGMA foreign_keys = ON")
