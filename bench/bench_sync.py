@@ -54,10 +54,10 @@ def seed_eo_cc(db, list_id, token, voted):
     """An admin connected to the sandbox, an election using the list, P queued removals."""
     from eo_cc import clock
     from eo_cc.cc.tokens import save_token
-    from tests.factories import make_election
+    from tests.factories import make_election, organisation_of
 
     admin_id = _common.cheap_admin(db)
-    save_token(db, _common.SECRET_KEY, admin_id, token)
+    save_token(db, _common.SECRET_KEY, organisation_of(db, admin_id), token)
     election_id = make_election(db, admin_id, cc_list_id=list_id, cc_list_name="Members")
     at = clock.iso()
     db["cc_removals"].insert_all(

@@ -15,6 +15,7 @@ from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
 from . import clock, throttle
 from .db import connect, get_db, migrate, one
+from .organisations import members
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -51,18 +52,26 @@ def hash_password(password):
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
-def create_admin(db, name, email, password, timezone="UTC"):
-    """Create an admin account and return its id. Raises ValueError if the email is taken."""
+def create_admin(db, name, email, password, timezone="UTC", has_organisation=True):
+    """Create an admin account and return its id. Raises ValueError if the email is taken.
+
+    The admin owns a new organisation of their own, unless has_organisation is False
+    (someone who signs up to join an organisation they were invited to).
+    """
     email = email.strip().lower()
     taken = ValueError(f"An account for {email} already exists.")
     if one(db, "SELECT id FROM admins WHERE email = ?", [email]):
         raise taken
     try:
-        return db["admins"].insert({
-            "name": name.strip(), "email": email, "password_hash": hash_password(password),
-            "session_token": secrets.token_urlsafe(32), "timezone": timezone,
-            "created_at": clock.iso(),
-        }).last_pk
+        with db.atomic():
+            admin_id = db["admins"].insert({
+                "name": name.strip(), "email": email, "password_hash": hash_password(password),
+                "session_token": secrets.token_urlsafe(32), "timezone": timezone,
+                "created_at": clock.iso(),
+            }).last_pk
+            if has_organisation:
+                members.create_first_organisation(db, admin_id, name.strip() or email)
+            return admin_id
     except sqlite3.IntegrityError:  # a parallel sign-up (a double click) took the email just now
         raise taken from None
 

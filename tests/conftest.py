@@ -4,7 +4,7 @@ import pytest
 from eo_cc import create_app
 from eo_cc.db import connect, migrate
 
-from .factories import ADMIN_PASSWORD, make_admin
+from .factories import ADMIN_PASSWORD, make_admin, organisation_of
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +33,9 @@ def app(tmp_path, monkeypatch):
     })
     db = connect(app.config["DATABASE"])
     migrate(db)
+    # An organisation no test uses, so organisation ids never equal admin ids by chance:
+    # code that passes one where the other belongs fails instead of passing by luck.
+    db["organisations"].insert({"name": "Unused", "created_at": "2026-01-01T00:00:00+00:00"})
     db.close()
     return app
 
@@ -83,7 +86,13 @@ def auth(app, client):
 
 @pytest.fixture
 def admin(auth):
-    """A logged-in admin; returns its id."""
+    """A logged-in admin, owner of their own organisation; returns its id."""
     admin_id = auth.create()
     auth.login()
     return admin_id
+
+
+@pytest.fixture
+def organisation(db, admin):
+    """The logged-in admin's organisation; returns its id."""
+    return organisation_of(db, admin)

@@ -1,9 +1,13 @@
 """Build rows straight into the database, independent of the views under test."""
+import email
+import re
 from datetime import timedelta
+from pathlib import Path
 
 from eo_cc import clock
 from eo_cc.auth import create_admin
 from eo_cc.crypto import Box, random_code
+from eo_cc.organisations.members import add_member
 
 ADMIN_PASSWORD = "correct horse battery"
 SECRET_KEY = "test-secret-key-not-for-production"
@@ -13,12 +17,30 @@ def make_admin(db, email="ada@example.org", password=ADMIN_PASSWORD, name="Ada",
     return create_admin(db, name, email, password, timezone)
 
 
+def organisation_of(db, admin_id):
+    """The organisation the admin's account was created with (the first they own)."""
+    return db.execute("SELECT organisation_id FROM memberships WHERE admin_id = ? AND role = 'owner' "
+                      "ORDER BY joined_at, organisation_id LIMIT 1", [admin_id]).fetchone()[0]
+
+
+def make_member(db, organisation_id, role, email, name=None, password=ADMIN_PASSWORD):
+    """An admin account that belongs only to organisation_id, with role; returns its id."""
+    admin_id = create_admin(db, name or email.split("@")[0].title(), email, password,
+                            has_organisation=False)
+    add_member(db, organisation_id, admin_id, role)
+    return admin_id
+
+
 def make_election(db, admin_id, title="Board election", state="open", questions=None,
-                  opens_in_hours=-1, closes_in_hours=48, **columns):
-    """An election with questions: [(prompt, [labels], max_choices)]; returns its id."""
+                  opens_in_hours=-1, closes_in_hours=48, organisation_id=None, **columns):
+    """An election with questions: [(prompt, [labels], max_choices)]; returns its id.
+
+    It belongs to organisation_id, or else to the organisation admin_id's account came with.
+    """
     now = clock.now()
     election_id = db["elections"].insert({
-        "admin_id": admin_id, "slug": random_code(10).lower(), "title": title,
+        "organisation_id": organisation_id or organisation_of(db, admin_id),
+        "slug": random_code(10).lower(), "title": title,
         "description": "Choose our next board.", "state": state,
         "opens_at": clock.iso(now + timedelta(hours=opens_in_hours)),
         "closes_at": clock.iso(now + timedelta(hours=closes_in_hours)),
@@ -61,3 +83,18 @@ def database_bytes(path):
         except FileNotFoundError:
             pass
     return data
+
+
+def outbox_mail(folder, to):
+    """The texts of the .eml files in a file outbox addressed to `to`, oldest first."""
+    found = []
+    for path in sorted(Path(folder).glob("*.eml")) if Path(folder).is_dir() else []:
+        message = email.message_from_bytes(path.read_bytes())
+        if message["To"] == to:
+            found.append(message.get_payload(decode=True).decode())
+    return found
+
+
+def invitation_link(folder, to):
+    """The link in the newest invitation mailed to `to`."""
+    return re.findall(r"https?://\S+/invitations/\S+", outbox_mail(folder, to)[-1])[-1]

@@ -13,7 +13,7 @@ import pytest
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.db import BUSY_TIMEOUT_MS, connect, immediate
 
-from .factories import make_election, make_voters
+from .factories import make_election, make_voters, organisation_of
 
 HOLD_SECONDS = 2.5
 VOTERS = 6
@@ -161,7 +161,8 @@ def admin_world(app, db, admin):
     draft = make_election(db, admin, state="draft", opens_in_hours=5, has_announcement_email=0)
     make_voters(db, draft, count=2, secret_key=app.config["SECRET_KEY"])
     question = db.execute("SELECT MIN(id) FROM questions WHERE election_id = ?", [draft]).fetchone()[0]
-    cc_tokens.save_token(db, app.config["SECRET_KEY"], admin, {"access_token": "a", "expires_in": 3600})
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], organisation_of(db, admin),
+                         {"access_token": "a", "expires_in": 3600})
     return {"draft": draft, "question": question}
 
 

@@ -69,12 +69,12 @@ def run_message(result, dry_run):
 
 def sync_status(db, election_id, config, tz=None):
     """The sync panel's data for one election; times shown in the tz name given (default UTC)."""
-    election = one(db, "SELECT admin_id, cc_list_id, cc_list_name FROM elections WHERE id = ?",
+    election = one(db, "SELECT organisation_id, cc_list_id, cc_list_name FROM elections WHERE id = ?",
                    [election_id]) or {}
     counts = dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
                              "GROUP BY state", [election_id]).fetchall())
-    connection = one(db, "SELECT needs_grant, last_error FROM cc_connections WHERE admin_id = ?",
-                     [election.get("admin_id")])
+    connection = one(db, "SELECT needs_grant, last_error FROM cc_connections "
+                         "WHERE organisation_id = ?", [election.get("organisation_id")])
     quota_exceeded = quota_exceeded_today(db)
     next_run = next_run_at(clock.now(), int(config["CC_SYNC_INTERVAL_MINUTES"]),
                            after_midnight=quota_exceeded)

@@ -77,7 +77,7 @@ def sync_lock_path(config):
 
 
 class _Run:
-    """The state of one run: the shared pacer, the request ledger, one client per admin."""
+    """The state of one run: the shared pacer, the request ledger, one client per organisation."""
 
     def __init__(self, db, config, *, dry_run, verbose, echo, sleep, client_factory, poll_seconds):
         self.db, self.config = db, config
@@ -88,7 +88,7 @@ class _Run:
         # One pace for every process using the instance folder: the site shares CC's 4/s too.
         self.pacer = api_pace(config)
         self.ledger = RequestLedger(db, int(config["CC_DAILY_REQUEST_BUDGET"]))
-        self.clients = {}          # admin_id -> Client, or the GrantRevoked that stopped it
+        self.clients = {}          # organisation_id -> Client, or the GrantRevoked that stopped it
         self.stop_reason = None    # quota or budget: stop every election
         self.started_at = clock.iso()
         self.run_id = None
@@ -122,7 +122,7 @@ class _Run:
         """Elections with a chosen list and waiting removals, oldest waiting first."""
         only = "AND e.id = :only" if election_id is not None else ""
         return rows(self.db, f"""
-            SELECT e.id, e.admin_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
+            SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
             WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
               AND r.state IN {WAITING} {only}
@@ -135,7 +135,7 @@ class _Run:
         return job
 
     def _prepare_steps(self, job):
-        job.client = self._client(job.election["admin_id"])
+        job.client = self._client(job.election["organisation_id"])
         if not self.dry_run:
             self._repoll(job)
         # Ballots cast from here on wait for the next run: they are no failure of this one.
@@ -172,31 +172,32 @@ class _Run:
         job.stopped, job.result.error = True, reason
 
     def _revoke(self, job, error):
-        admin_id = job.election["admin_id"]
-        self.clients[admin_id] = error
-        self._mark_needs_grant(admin_id, str(error))
+        organisation_id = job.election["organisation_id"]
+        self.clients[organisation_id] = error
+        self._mark_needs_grant(organisation_id, str(error))
         job.stopped = True
         job.result.error = f"Constant Contact access must be granted again: {error.message}"
 
-    def _client(self, admin_id):
-        """One client per admin per run (a rotated refresh token must not be used twice)."""
-        client = self.clients.get(admin_id)
+    def _client(self, organisation_id):
+        """One client per organisation per run (a rotated refresh token must not be used twice)."""
+        client = self.clients.get(organisation_id)
         if isinstance(client, Exception):
             raise client
         if client is None:
-            connection = one(self.db, "SELECT needs_grant FROM cc_connections WHERE admin_id = ?",
-                             [admin_id])
+            connection = one(self.db, "SELECT needs_grant FROM cc_connections "
+                             "WHERE organisation_id = ?", [organisation_id])
             if connection is None or connection["needs_grant"]:
                 raise GrantRevoked(None, "needs_grant", "no usable Constant Contact connection")
-            client = self.client_factory(self.db, self.config, admin_id, pacer=self.pacer,
+            client = self.client_factory(self.db, self.config, organisation_id, pacer=self.pacer,
                                          on_request=self.ledger.count)
-            self.clients[admin_id] = client
+            self.clients[organisation_id] = client
         return client
 
-    def _mark_needs_grant(self, admin_id, reason):
-        row = one(self.db, "SELECT needs_grant FROM cc_connections WHERE admin_id = ?", [admin_id])
+    def _mark_needs_grant(self, organisation_id, reason):
+        row = one(self.db, "SELECT needs_grant FROM cc_connections WHERE organisation_id = ?",
+                  [organisation_id])
         if row is not None and not row["needs_grant"]:
-            tokens.mark_needs_grant(self.db, admin_id, reason)
+            tokens.mark_needs_grant(self.db, organisation_id, reason)
 
     def call(self, fn, *args):
         return call_with_backoff(fn, *args, ledger=self.ledger, sleep=self.sleep,

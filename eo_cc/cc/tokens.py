@@ -1,4 +1,4 @@
-"""Each admin's Constant Contact connection: encrypted tokens and a ready API client.
+"""Each organisation's Constant Contact connection: encrypted tokens and a ready API client.
 
 Flask-free. `client_settings` is the one description of eo_cc's OAuth client at Constant
 Contact: the site's Authlib registry, the sync's sessions and revocation all use it.
@@ -28,7 +28,7 @@ BOX_PURPOSE = "cc-tokens"
 SCOPE = "contact_data offline_access"
 REFRESH_LEEWAY_SECONDS = 300  # refresh when expired or within 5 minutes of expiry
 TIMEOUT = (5, 30)
-PUBLIC_COLUMNS = ("id, admin_id, expires_at, scope, account_name, needs_grant, last_error, "
+PUBLIC_COLUMNS = ("id, organisation_id, expires_at, scope, account_name, needs_grant, last_error, "
                   "connected_at, updated_at, refresh_token_encrypted IS NOT NULL AS has_refresh_token")
 
 
@@ -39,53 +39,56 @@ def client_settings(config):
             "default_timeout": TIMEOUT}
 
 
-def save_token(db, secret_key, admin_id, token, account_name=None):
-    """Store (insert or replace) an admin's token, encrypted; clears needs_grant."""
+def save_token(db, secret_key, organisation_id, token, account_name=None):
+    """Store (insert or replace) an organisation's token, encrypted; clears needs_grant."""
     box = Box(secret_key, BOX_PURPOSE)
     refresh_token = token.get("refresh_token")
     now = clock.iso()
     db.execute(
-        """INSERT INTO cc_connections (admin_id, access_token_encrypted, refresh_token_encrypted,
-               expires_at, scope, account_name, needs_grant, last_error, connected_at, updated_at)
+        """INSERT INTO cc_connections (organisation_id, access_token_encrypted,
+               refresh_token_encrypted, expires_at, scope, account_name, needs_grant, last_error,
+               connected_at, updated_at)
            VALUES (?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)
-           ON CONFLICT (admin_id) DO UPDATE SET
+           ON CONFLICT (organisation_id) DO UPDATE SET
                access_token_encrypted = excluded.access_token_encrypted,
                refresh_token_encrypted = excluded.refresh_token_encrypted,
                expires_at = excluded.expires_at, scope = excluded.scope,
                account_name = coalesce(excluded.account_name, cc_connections.account_name),
                needs_grant = 0, last_error = NULL, updated_at = excluded.updated_at""",
-        [admin_id, box.seal(token["access_token"]), box.seal(refresh_token) if refresh_token else None,
-         _expires_at(token), _scope_text(token.get("scope")), account_name, now, now],
+        [organisation_id, box.seal(token["access_token"]),
+         box.seal(refresh_token) if refresh_token else None, _expires_at(token),
+         _scope_text(token.get("scope")), account_name, now, now],
     )
 
 
-def load_token(db, secret_key, admin_id):
-    """The admin's token as an Authlib token dict, or None when not connected.
+def load_token(db, secret_key, organisation_id):
+    """The organisation's token as an Authlib token dict, or None when not connected.
 
     Raises ValueError when the stored tokens cannot be decrypted (the secret key changed).
     """
-    row = one(db, "SELECT * FROM cc_connections WHERE admin_id = ?", [admin_id])
+    row = one(db, "SELECT * FROM cc_connections WHERE organisation_id = ?", [organisation_id])
     if row is None:
         return None
     return _token_from_row(Box(secret_key, BOX_PURPOSE), row)
 
 
-def get_connection(db, admin_id):
-    """The admin's connection row without any token (has_refresh_token says if one is kept)."""
-    return one(db, f"SELECT {PUBLIC_COLUMNS} FROM cc_connections WHERE admin_id = ?", [admin_id])
+def get_connection(db, organisation_id):
+    """The connection row without any token (has_refresh_token says if one is kept)."""
+    return one(db, f"SELECT {PUBLIC_COLUMNS} FROM cc_connections WHERE organisation_id = ?",
+               [organisation_id])
 
 
-def mark_needs_grant(db, admin_id, reason):
+def mark_needs_grant(db, organisation_id, reason):
     """Flag the connection as needing a new grant; the row and its tokens are kept."""
     db.execute("UPDATE cc_connections SET needs_grant = 1, last_error = ?, updated_at = ? "
-               "WHERE admin_id = ?", [reason, clock.iso(), admin_id])
+               "WHERE organisation_id = ?", [reason, clock.iso(), organisation_id])
 
 
-def delete_connection(db, secret_key, admin_id):
+def delete_connection(db, secret_key, organisation_id):
     """Forget the connection; returns its decrypted token so it can be revoked (or None)."""
     with db.atomic():
-        row = one(db, "SELECT * FROM cc_connections WHERE admin_id = ?", [admin_id])
-        db.execute("DELETE FROM cc_connections WHERE admin_id = ?", [admin_id])
+        row = one(db, "SELECT * FROM cc_connections WHERE organisation_id = ?", [organisation_id])
+        db.execute("DELETE FROM cc_connections WHERE organisation_id = ?", [organisation_id])
     if row is None:
         return None
     try:
@@ -109,32 +112,32 @@ def revoke(config, token):
         log.warning("CC revoke failed: %s", error)
 
 
-def make_client(db, config, admin_id, *, pacer=None, on_request=None):
-    """A cc_api.Client acting for this admin; GrantRevoked when there is no usable connection."""
-    row = get_connection(db, admin_id)
+def make_client(db, config, organisation_id, *, pacer=None, on_request=None):
+    """A cc_api.Client acting for this organisation; GrantRevoked when there is no usable connection."""
+    row = get_connection(db, organisation_id)
     if row is None:
         raise GrantRevoked(None, "not_connected", "Constant Contact is not connected")
     if row["needs_grant"]:
         raise GrantRevoked(None, "needs_grant", row["last_error"] or "grant access again")
     try:
-        token = load_token(db, config["SECRET_KEY"], admin_id)
+        token = load_token(db, config["SECRET_KEY"], organisation_id)
     except ValueError:
         reason = "the stored tokens cannot be decrypted; grant access again"
-        mark_needs_grant(db, admin_id, reason)
+        mark_needs_grant(db, organisation_id, reason)
         raise GrantRevoked(None, "undecryptable", reason) from None
-    session = ConnectionSession(db, config, admin_id, token)
+    session = ConnectionSession(db, config, organisation_id, token)
     return Client(session, config["CC_API_BASE_URL"], pacer=pacer or api_pace(config),
                   timeout=TIMEOUT, on_request=on_request, refresh=session.force_refresh,
                   on_grant_revoked=session.grant_revoked)
 
 
 class ConnectionSession(OAuth2Session):
-    """An OAuth2Session for one admin: saves rotated tokens, turns refusals into GrantRevoked."""
+    """An OAuth2Session for one organisation: saves rotated tokens, turns refusals into GrantRevoked."""
 
-    def __init__(self, db, config, admin_id, token):
+    def __init__(self, db, config, organisation_id, token):
         self._db = db
         self._secret_key = config["SECRET_KEY"]
-        self._admin_id = admin_id
+        self._organisation_id = organisation_id
         super().__init__(**client_settings(config), token=token,
                          token_endpoint=config["CC_ACCESS_TOKEN_URL"],
                          update_token=self._store_token, leeway=REFRESH_LEEWAY_SECONDS)
@@ -169,16 +172,16 @@ class ConnectionSession(OAuth2Session):
                            refresh_token=self.token.get("refresh_token"))
 
     def grant_revoked(self, reason, status=None, error_key="unauthorized"):
-        """Record that the admin must grant access again; returns the GrantRevoked to raise."""
-        mark_needs_grant(self._db, self._admin_id, reason)
+        """Record that access must be granted again; returns the GrantRevoked to raise."""
+        mark_needs_grant(self._db, self._organisation_id, reason)
         return GrantRevoked(status, error_key, reason)
 
     def _store_token(self, token, refresh_token=None, access_token=None):
-        save_token(self._db, self._secret_key, self._admin_id, token)
+        save_token(self._db, self._secret_key, self._organisation_id, token)
 
     def _token_rotated_elsewhere(self, used_refresh_token):
         """The stored token, if it holds a newer refresh token than the one just refused."""
-        stored = load_token(self._db, self._secret_key, self._admin_id)
+        stored = load_token(self._db, self._secret_key, self._organisation_id)
         if stored and stored.get("refresh_token") not in (None, used_refresh_token):
             return stored
         return None

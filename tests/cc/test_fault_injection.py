@@ -29,7 +29,7 @@ from eo_cc.db import connect, one, rows
 from eo_cc.voting.ballots import cast_ballot
 
 from .. import ROOT
-from ..factories import SECRET_KEY, make_admin, make_election, make_voters
+from ..factories import SECRET_KEY, make_admin, make_election, make_voters, organisation_of
 
 CHILD = Path(__file__).with_name("sync_child.py")
 CRON_SCRIPT = ROOT / "scripts" / "cc_sync.py"
@@ -56,7 +56,7 @@ class World:
     sandbox_db_path: Path
     account_id: int
     list_id: str
-    admin_id: int
+    organisation_id: int
     election_id: int
     db: object
     members: set
@@ -139,9 +139,9 @@ def world(app, db, tmp_path):
                                     questions=[("Chair?", ["Alice", "Bob"], 1)])
         voter_ids = make_voters(db, election_id, count=members)
         random.Random(seed).shuffle(voter_ids)
-        built = World(sandbox, sandbox_db_path, seeded["account_id"], list_id, admin_id,
-                      election_id, db, set(emails(members)), voter_ids)
-        save_token(db, SECRET_KEY, admin_id, built.issue_token())
+        built = World(sandbox, sandbox_db_path, seeded["account_id"], list_id,
+                      organisation_of(db, admin_id), election_id, db, set(emails(members)), voter_ids)
+        save_token(db, SECRET_KEY, built.organisation_id, built.issue_token())
         built.cast(voting)
         return built
 
@@ -342,7 +342,7 @@ def token_requests(stats):
 def test_expired_access_tokens_are_refreshed_once_and_the_rotated_refresh_token_saved(
         when, world, db, sync):
     w = world(1200, 700)                      # two batches: tokens expire between them
-    before = load_token(db, SECRET_KEY, w.admin_id)
+    before = load_token(db, SECRET_KEY, w.organisation_id)
     expired = []
 
     def echo(line):
@@ -356,12 +356,12 @@ def test_expired_access_tokens_are_refreshed_once_and_the_rotated_refresh_token_
     assert when.endswith("before the run") or expired
     assert result.exit_code == 0 and result.total("removed") == 700
     assert w.list_members() == w.not_voted
-    after = load_token(db, SECRET_KEY, w.admin_id)
+    after = load_token(db, SECRET_KEY, w.organisation_id)
     assert after["refresh_token"] != before["refresh_token"]
     assert after["access_token"] != before["access_token"]
     assert stored_refresh_token_is_live(w, after["refresh_token"])
     assert not stored_refresh_token_is_live(w, before["refresh_token"])
-    assert get_connection(db, w.admin_id)["needs_grant"] == 0
+    assert get_connection(db, w.organisation_id)["needs_grant"] == 0
     assert token_requests(w.stats()) == 1
     assert remove_calls(w.stats()) == 2
 
@@ -380,7 +380,7 @@ def test_a_refused_refresh_asks_for_a_new_grant_keeps_every_removal_and_a_new_gr
     code, output = run_child(env)
     assert code != 0, output
     assert "grant" in output.lower()
-    connection = get_connection(db, w.admin_id)
+    connection = get_connection(db, w.organisation_id)
     assert connection["needs_grant"] == 1 and connection["last_error"]
     assert "grant access again" in sync_status(db, w.election_id, app.config)["verdict"]
     assert removal_states(db, w.election_id) == {"queued": 120}
@@ -394,12 +394,12 @@ def test_a_refused_refresh_asks_for_a_new_grant_keeps_every_removal_and_a_new_gr
     assert removal_states(db, w.election_id) == {"queued": 120}
 
     w.faults()
-    save_token(db, SECRET_KEY, w.admin_id, w.issue_token())   # the admin clicks Grant access
+    save_token(db, SECRET_KEY, w.organisation_id, w.issue_token())   # the admin clicks Grant access
     code, output = run_child(env)
     assert code == 0, output
     assert w.list_members() == w.not_voted
     assert removal_states(db, w.election_id) == {"done": 120}
-    assert get_connection(db, w.admin_id)["needs_grant"] == 0
+    assert get_connection(db, w.organisation_id)["needs_grant"] == 0
 
 
 # --- activities --------------------------------------------------------------------------
@@ -485,15 +485,15 @@ def test_the_site_and_the_sync_refreshing_one_expired_token_both_go_on(app, worl
     db.execute("UPDATE cc_connections SET expires_at = ?", [int(time.time()) - 60])
     other_db = connect(app.config["DATABASE"])     # as another process would have
     try:
-        site = cc_tokens.make_client(db, app.config, w.admin_id)
-        cron = cc_tokens.make_client(other_db, app.config, w.admin_id)
+        site = cc_tokens.make_client(db, app.config, w.organisation_id)
+        cron = cc_tokens.make_client(other_db, app.config, w.organisation_id)
         assert [item["list_id"] for item in site.contact_lists()] == [w.list_id]
         # cron still holds the refresh token the site's refresh just rotated away
         assert [item["list_id"] for item in cron.contact_lists()] == [w.list_id]
     finally:
         other_db.close()
-    assert get_connection(db, w.admin_id)["needs_grant"] == 0
-    assert stored_refresh_token_is_live(w, load_token(db, SECRET_KEY, w.admin_id)["refresh_token"])
+    assert get_connection(db, w.organisation_id)["needs_grant"] == 0
+    assert stored_refresh_token_is_live(w, load_token(db, SECRET_KEY, w.organisation_id)["refresh_token"])
     assert w.stats()["responses"] == {"POST /oauth2/default/v1/token 200": 1,
                                       "POST /oauth2/default/v1/token 400": 1,
                                       "GET /v3/contact_lists 200": 2}

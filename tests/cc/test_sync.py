@@ -12,7 +12,7 @@ from eo_cc.cc.sync import run_sync
 from eo_cc.cc.tokens import load_token, save_token
 from eo_cc.db import one, rows
 
-from ..factories import SECRET_KEY, make_admin, make_election
+from ..factories import SECRET_KEY, make_admin, make_election, organisation_of
 from .fake_cc import LIST_ID, FakeCC, mocker
 
 
@@ -38,15 +38,18 @@ def sync(app, db, sleeps, tmp_path):
     return run
 
 
-def connect_admin(db, email="ada@example.org", expires_in=86400, refresh_token="refresh-1"):
-    admin_id = make_admin(db, email=email)
-    save_token(db, SECRET_KEY, admin_id, {"access_token": "access-1", "refresh_token": refresh_token,
-                                          "expires_at": int(time.time()) + expires_in})
-    return admin_id
+def connect_organisation(db, email="ada@example.org", expires_in=86400, refresh_token="refresh-1"):
+    """A new admin's organisation, connected to Constant Contact; returns its id."""
+    organisation_id = organisation_of(db, make_admin(db, email=email))
+    save_token(db, SECRET_KEY, organisation_id, {
+        "access_token": "access-1", "refresh_token": refresh_token,
+        "expires_at": int(time.time()) + expires_in})
+    return organisation_id
 
 
-def election_with_list(db, admin_id, list_id=LIST_ID, title="Board election"):
-    return make_election(db, admin_id, title=title, cc_list_id=list_id, cc_list_name="Voters")
+def election_with_list(db, organisation_id, list_id=LIST_ID, title="Board election"):
+    return make_election(db, None, organisation_id=organisation_id, title=title, cc_list_id=list_id,
+                         cc_list_name="Voters")
 
 
 def queue(db, election_id, emails, queued_at=None):
@@ -66,7 +69,7 @@ def emails(n, start=1):
 
 @pytest.fixture
 def election(db):
-    return election_with_list(db, connect_admin(db))
+    return election_with_list(db, connect_organisation(db))
 
 
 # --- batches ---------------------------------------------------------------------------
@@ -271,13 +274,13 @@ def test_choosing_another_list_during_a_run_leaves_its_voters_queued_for_the_new
 # --- tokens ------------------------------------------------------------------------------
 
 def test_expired_token_is_refreshed_once_and_the_rotated_refresh_token_saved(cc, db, sync):
-    admin_id = connect_admin(db, expires_in=-60)
-    election = election_with_list(db, admin_id)
+    organisation_id = connect_organisation(db, expires_in=-60)
+    election = election_with_list(db, organisation_id)
     cc.add_list(emails=emails(3))
     queue(db, election, emails(3))
     sync()
     assert cc.refresh_tokens == ["refresh-1"]
-    assert load_token(db, SECRET_KEY, admin_id)["refresh_token"] == "refresh-2"
+    assert load_token(db, SECRET_KEY, organisation_id)["refresh_token"] == "refresh-2"
     assert set(cc.bearers) == {"Bearer access-2"}
     assert states(db, election) == {"done": 3}
 
@@ -287,14 +290,15 @@ def test_token_refused_mid_run_is_refreshed_and_the_run_goes_on(cc, db, sync, el
     queue(db, election, emails(3))
     cc.fail("remove", 401, [{"error_key": "unauthorized", "error_message": "expired"}])
     sync()
-    assert load_token(db, SECRET_KEY, 1)["refresh_token"] == "refresh-2"
+    organisation_id = db["elections"].get(election)["organisation_id"]
+    assert load_token(db, SECRET_KEY, organisation_id)["refresh_token"] == "refresh-2"
     assert cc.bearers[-1] == "Bearer access-2"
     assert states(db, election) == {"done": 3}
 
 
 def test_invalid_grant_marks_the_connection_and_keeps_every_removal(cc, db, sync):
-    admin_id = connect_admin(db, expires_in=-60)
-    election = election_with_list(db, admin_id)
+    organisation_id = connect_organisation(db, expires_in=-60)
+    election = election_with_list(db, organisation_id)
     cc.add_list(emails=emails(3))
     queue(db, election, emails(3))
     cc.token_answers.append((400, {"error": "invalid_grant", "error_description": "revoked"}))
@@ -307,10 +311,10 @@ def test_invalid_grant_marks_the_connection_and_keeps_every_removal(cc, db, sync
     assert status["needs_grant"] and "grant access again" in status["verdict"]
 
 
-def test_a_revoked_admin_does_not_stop_other_admins_elections(cc, db, sync):
-    revoked = election_with_list(db, connect_admin(db, "old@example.org", refresh_token="bad"))
+def test_a_revoked_organisation_does_not_stop_other_organisations_elections(cc, db, sync):
+    revoked = election_with_list(db, connect_organisation(db, "old@example.org", refresh_token="bad"))
     db.execute("UPDATE cc_connections SET needs_grant = 1")
-    fine = election_with_list(db, connect_admin(db, "new@example.org"))
+    fine = election_with_list(db, connect_organisation(db, "new@example.org"))
     cc.add_list(emails=emails(4))
     queue(db, revoked, emails(2), queued_at="2026-01-01T00:00:00+00:00")
     queue(db, fine, emails(2, start=3))
@@ -365,9 +369,9 @@ def test_the_budget_stops_paging_before_the_request_that_would_exceed_it(app, cc
 
 
 def test_quota_exceeded_stops_all_work_for_the_day(cc, db, sync):
-    admin_id = connect_admin(db)
-    first = election_with_list(db, admin_id, title="First")
-    second = election_with_list(db, admin_id, title="Second")
+    organisation_id = connect_organisation(db)
+    first = election_with_list(db, organisation_id, title="First")
+    second = election_with_list(db, organisation_id, title="Second")
     cc.add_list(emails=emails(4))
     queue(db, first, emails(2), queued_at="2026-01-01T00:00:00+00:00")
     queue(db, second, emails(2, start=3))
@@ -430,9 +434,9 @@ def test_run_records_what_each_election_got(cc, db, sync, election):
 
 
 def test_elections_are_served_oldest_waiting_first(cc, db, sync):
-    admin_id = connect_admin(db)
-    newer = election_with_list(db, admin_id, title="Newer")
-    older = election_with_list(db, admin_id, title="Older")
+    organisation_id = connect_organisation(db)
+    newer = election_with_list(db, organisation_id, title="Newer")
+    older = election_with_list(db, organisation_id, title="Older")
     cc.add_list(emails=emails(2))
     queue(db, newer, emails(1), queued_at="2026-02-01T00:00:00+00:00")
     queue(db, older, emails(1, start=2), queued_at="2026-01-01T00:00:00+00:00")
@@ -442,9 +446,9 @@ def test_elections_are_served_oldest_waiting_first(cc, db, sync):
 
 
 def test_batches_are_submitted_round_robin_so_a_big_election_does_not_starve_others(cc, db, sync):
-    admin_id = connect_admin(db)
-    older = election_with_list(db, admin_id, title="Older")
-    newer = election_with_list(db, admin_id, title="Newer")
+    organisation_id = connect_organisation(db)
+    older = election_with_list(db, organisation_id, title="Older")
+    newer = election_with_list(db, organisation_id, title="Newer")
     cc.add_list(emails=emails(1200))
     queue(db, older, emails(600), queued_at="2026-01-01T00:00:00+00:00")
     queue(db, newer, emails(600, start=601), queued_at="2026-02-01T00:00:00+00:00")
@@ -544,7 +548,8 @@ def test_one_run_leaves_exactly_the_voters_who_did_not_vote_on_the_sandbox_list(
         list_id = seeded["lists"][0]["list_id"]
         app.config.update(sandbox.cc_config(*SANDBOX_CLIENT), CC_REQUESTS_PER_SECOND=4)
         admin_id = make_admin(db)
-        save_token(db, SECRET_KEY, admin_id, sandbox_token(sandbox_db_path, seeded["account_id"]))
+        save_token(db, SECRET_KEY, organisation_of(db, admin_id),
+                   sandbox_token(sandbox_db_path, seeded["account_id"]))
         election = make_election(db, admin_id, cc_list_id=list_id, cc_list_name="Members",
                                  questions=[("Chair?", ["Alice", "Bob"], 1)])
         voters = make_voters(db, election, count=300)

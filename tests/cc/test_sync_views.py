@@ -24,9 +24,9 @@ def cc():
 
 
 @pytest.fixture
-def election(db, admin):
-    save_token(db, SECRET_KEY, admin, {"access_token": "access-1", "refresh_token": "refresh-1",
-                                       "expires_at": int(time.time()) + 86400})
+def election(db, admin, organisation):
+    save_token(db, SECRET_KEY, organisation, {"access_token": "access-1", "refresh_token": "refresh-1",
+                                              "expires_at": int(time.time()) + 86400})
     return make_election(db, admin, cc_list_id=LIST_ID, cc_list_name="Voters")
 
 
@@ -50,7 +50,7 @@ def wait_until(condition, seconds=60):
 
 @pytest.mark.slow
 def test_sync_now_runs_in_a_detached_process_and_the_page_shows_it_running_then_its_result(
-        app, client, db, admin, tmp_path):
+        app, client, db, admin, organisation, tmp_path):
     """The request answers at once; the run goes on in `flask cc-sync` (its own process, with the
     site's settings) while the page says so, and the page then shows what it removed."""
     sandbox_db = str(tmp_path / "sandbox.sqlite")
@@ -58,7 +58,7 @@ def test_sync_now_runs_in_a_detached_process_and_the_page_shows_it_running_then_
     with server.start(sandbox_db, demo=True, activity_delay=3) as sandbox:
         demo = store.seed_demo(sandbox_db)
         app.config.update(sandbox.cc_config(demo["client_id"], demo["client_secret"]))
-        save_token(db, SECRET_KEY, admin, tokens.grant_directly(
+        save_token(db, SECRET_KEY, organisation, tokens.grant_directly(
             sandbox_db, demo["client_id"], demo["account_id"], "http://127.0.0.1/callback"))
         election = make_election(db, admin, cc_list_id=demo["voter_list_id"], cc_list_name="Voters")
         queue(db, election, ["voter1@example.org", "voter2@example.org"])

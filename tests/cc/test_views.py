@@ -10,7 +10,7 @@ from eo_cc.cc import tokens as cc_tokens
 from eo_cc.cc import views as integration
 from eo_cc.db import one, rows
 
-from ..factories import database_bytes, make_admin, make_election, make_voters
+from ..factories import database_bytes, make_admin, make_election, make_voters, organisation_of
 
 AUTHORIZE_URL = "https://authz.test/oauth2/default/v1/authorize"
 TOKEN_URL = "https://authz.test/oauth2/default/v1/token"
@@ -36,12 +36,12 @@ def election_id(db, admin):
 
 
 @pytest.fixture
-def connected(app, db, admin):
-    """The admin's CC connection with a fresh token (no refresh needed)."""
-    cc_tokens.save_token(db, app.config["SECRET_KEY"], admin, {
+def connected(app, db, organisation):
+    """The organisation's CC connection with a fresh token (no refresh needed); its id."""
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], organisation, {
         "access_token": "stored-access", "refresh_token": "stored-refresh", "token_type": "Bearer",
         "expires_at": int(time.time()) + 86400, "scope": "contact_data offline_access"})
-    return admin
+    return organisation
 
 
 def settings_page(client, election_id):
@@ -87,7 +87,7 @@ def test_grant_access_sends_no_code_challenge_when_pkce_is_off(app, client, elec
     assert params["scope"] == "contact_data offline_access"
 
 
-def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, client, db, admin,
+def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, client, db, organisation,
                                                                        election_id, requests_mock):
     requests_mock.post(TOKEN_URL, json=token_response())
     state = start_grant(client, election_id)["state"]
@@ -95,7 +95,7 @@ def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, clie
     page = response.get_data(as_text=True)
     assert NOTICE in page
     assert response.request.path == f"/elections/{election_id}/integration"
-    assert cc_tokens.load_token(db, app.config["SECRET_KEY"], admin)["refresh_token"] == REFRESH_TOKEN
+    assert cc_tokens.load_token(db, app.config["SECRET_KEY"], organisation)["refresh_token"] == REFRESH_TOKEN
     data = database_bytes(app.config["DATABASE"])
     assert ACCESS_TOKEN.encode() not in data and REFRESH_TOKEN.encode() not in data
     assert "Select a List" in page
@@ -203,7 +203,7 @@ def test_settings_page_when_connected_offers_select_a_list(client, connected, el
     page = settings_page(client, election_id)
     assert "Connected" in page and "None yet" in page and "Grant access again" not in page
     assert "Select a List</button>" in page and "Disconnect" in page
-    assert "all of your" in page
+    assert "every election of\n      Ada&#39;s organisation" in page
 
 
 def test_settings_page_shows_the_chosen_list_and_change_list(db, client, connected, election_id):
@@ -288,9 +288,9 @@ def test_list_page_explains_a_constant_contact_outage(client, connected, electio
     assert "Could not load your lists" in page and "Try again" in page
 
 
-def test_list_page_after_a_refused_refresh_asks_to_grant_again(app, db, client, admin, election_id,
-                                                               requests_mock):
-    cc_tokens.save_token(db, app.config["SECRET_KEY"], admin, {
+def test_list_page_after_a_refused_refresh_asks_to_grant_again(app, db, client, organisation,
+                                                               election_id, requests_mock):
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], organisation, {
         "access_token": "old", "refresh_token": "revoked", "token_type": "Bearer",
         "expires_at": int(time.time()) - 60})
     requests_mock.post(TOKEN_URL, status_code=400, json={"error": "invalid_grant"})
@@ -401,7 +401,7 @@ def test_disconnect_without_a_connection_changes_nothing(db, client, election_id
 def test_another_admins_integration_pages_are_404(app, db, client, auth, requests_mock, method, path):
     owner = make_admin(db, email="owner@example.org")
     election_id = make_election(db, owner)
-    cc_tokens.save_token(db, app.config["SECRET_KEY"], owner, {
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], organisation_of(db, owner), {
         "access_token": "owner-access", "refresh_token": "owner-refresh", "token_type": "Bearer",
         "expires_at": int(time.time()) + 86400})
     auth.create(email="other@example.org")

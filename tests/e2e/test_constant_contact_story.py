@@ -36,7 +36,7 @@ def list_name(page):
 
 
 def connections(site, site_db):
-    return rows(site_db(site), "SELECT admin_id, needs_grant FROM cc_connections")
+    return rows(site_db(site), "SELECT organisation_id, needs_grant FROM cc_connections")
 
 
 def test_admin_connects_constant_contact_and_chooses_the_voter_list(page, cc_site, election, site_db):

@@ -118,7 +118,8 @@ def test_ballot_needs_sign_in(client, election):
 
 def test_voter_session_does_not_reach_another_election(client, db, election):
     other = one(db, "SELECT * FROM elections WHERE id = ?",
-                [make_election(db, election["admin_id"], title="Other", questions=QUESTIONS)])
+                [make_election(db, None, organisation_id=election["organisation_id"], title="Other",
+                               questions=QUESTIONS)])
     make_voters(db, other["id"], count=1, domain="other.org")
     sign_in(client, election)
     assert client.get(url(other, "/ballot")).headers["Location"].endswith(url(other))
