@@ -56,6 +56,8 @@ def create_app(test_config=None):
     from .cc import views as cc_views
     from .elections import questions, results
     from .elections import views as elections
+    from .organisations import access
+    from .organisations import views as organisations
     from .roster import views as roster
     from .voting import notices
     from .voting import views as voting
@@ -64,10 +66,11 @@ def create_app(test_config=None):
     db.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    access.init_app(app)
     notices.init_app(app)
     cc_views.init_app(app)
     cc_commands.init_app(app)
-    for module in (auth, elections, questions, results, roster, voting, cc_views):
+    for module in (auth, elections, questions, results, roster, voting, cc_views, organisations):
         app.register_blueprint(module.bp)
     app.add_url_rule("/", endpoint="index", view_func=elections.index)
     return app

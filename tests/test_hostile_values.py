@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from eo_cc import clock
 
 from .cc.fake_cc import LIST_ID
-from .factories import ADMIN_PASSWORD, make_election, make_voters
+from .factories import ADMIN_PASSWORD, make_election, make_voters, organisation_of
 from .test_hostile_input import IMG, MARKERS, SCRIPT, csv_file, fill, is_voter_route, sign_in_voter, world  # noqa: F401
 
 # --- markup that is stored comes back as text ---
@@ -201,7 +201,9 @@ def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, re
     db["cc_removals"].insert({"election_id": election_id, "email": "=1+1@example.org",
                               "state": "not_in_list", "queued_at": now, "updated_at": now})
     values = {"election_id": election_id, "slug": "x", "voter_id": voter_id, "voter_pk": voter_id,
-              "token": "t", "question_id": 1, "reminder_id": 1, "direction": "up", "filename": "style.css"}
+              "token": "t", "question_id": 1, "reminder_id": 1, "direction": "up", "filename": "style.css",
+              "organisation_id": organisation_of(db, admin), "member_id": admin, "invitation_id": 1,
+              "invitation_token": "t"}
     downloads = 0
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static" or is_voter_route(rule):

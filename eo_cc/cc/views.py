@@ -1,7 +1,7 @@
 """Integration Settings: connect Constant Contact, choose each election's list, watch the sync.
 
-One page per election: the connection (one per admin: CC's rotating refresh tokens would
-make two copies fight), the chosen list, the sync panel with Sync now. Tokens go straight
+One page per election: the connection (one per organisation: CC's rotating refresh tokens
+would make two copies fight), the chosen list, the sync panel with Sync now. Tokens go straight
 from the OAuth callback into `tokens` (encrypted); they never touch the session cookie.
 """
 import logging
@@ -20,6 +20,7 @@ from ..db import get_db, immediate, one
 from ..downloads import csv_response
 from ..elections.audit import record
 from ..elections.views import load_election
+from ..organisations.access import current_organisation_id
 from . import removals, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
@@ -97,7 +98,7 @@ def settings(election_id):
     status["is_running"] = is_sync_running(current_app.config)
     return render_template(
         "cc/settings.html", election=election, sync_status=status,
-        connection=tokens.get_connection(db, current_user.id), is_configured=is_configured(),
+        connection=tokens.get_connection(db, election["organisation_id"]), is_configured=is_configured(),
         callback_url=url_for("cc.callback", _external=True),
         double_mailings=mailings_still_on(election) if election["cc_list_id"] else [])
 
@@ -120,8 +121,14 @@ def grant(election_id):
 @bp.route("/integration/cc/callback")
 @login_required
 def callback():
-    """Constant Contact's redirect after Accept or Deny: one fixed URI for every election."""
-    back = return_url(session.pop(GRANT_ELECTION_KEY, None))
+    """Constant Contact's redirect after Accept or Deny: one fixed URI for every election.
+
+    The connection goes to the organisation of the election the grant started from, which
+    must be the one this session works in (the role check applied to it).
+    """
+    election = granting_election(session.pop(GRANT_ELECTION_KEY, None))
+    back = (url_for("cc.settings", election_id=election["id"]) if election
+            else url_for("elections.list_elections"))
     error = request.args.get("error")
     if error:
         if error == "access_denied":
@@ -129,20 +136,30 @@ def callback():
         else:
             flash(f"Constant Contact did not grant access ({error}); nothing changed.", "error")
         return redirect(back)
+    if election is None:
+        flash(GRANT_NOT_STARTED_HERE, "error")
+        return redirect(back)
     token = exchange_code()
     if token is None:
         return redirect(back)
-    tokens.save_token(get_db(), current_app.config["SECRET_KEY"], current_user.id, dict(token))
+    db = get_db()
+    tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
+    record(db, None, current_user.id, "granted Constant Contact access",
+           organisation_id=election["organisation_id"])
     flash("eo_cc is now configured to integrate with your Constant Contact account.", "success")
     return redirect(back)
 
 
-def return_url(election_id):
-    """The Integration Settings page the grant started from, if it is still this admin's."""
-    if election_id is not None and one(get_db(), "SELECT id FROM elections WHERE id = ? AND admin_id = ?",
-                                       [election_id, current_user.id]):
-        return url_for("cc.settings", election_id=election_id)
-    return url_for("elections.list_elections")
+GRANT_NOT_STARTED_HERE = ("That Constant Contact sign-in had expired or did not start here; nothing "
+                          "changed. Please click Grant access again.")
+
+
+def granting_election(election_id):
+    """The election the grant started from, if it is in the organisation this session works in."""
+    if election_id is None:
+        return None
+    return one(get_db(), "SELECT id, organisation_id FROM elections "
+                         "WHERE id = ? AND organisation_id = ?", [election_id, current_organisation_id()])
 
 
 def exchange_code():
@@ -150,8 +167,7 @@ def exchange_code():
     try:
         return cc_oauth().authorize_access_token()
     except MismatchingStateError:
-        flash("That Constant Contact sign-in had expired or did not start here; nothing changed. "
-              "Please click Grant access again.", "error")
+        flash(GRANT_NOT_STARTED_HERE, "error")
     except OAuthError as error:
         log.warning("CC token exchange refused: %s", error)
         flash(f"Constant Contact refused the grant ({error.error or 'unknown error'}); nothing changed. "
@@ -166,15 +182,16 @@ def exchange_code():
 @bp.route(f"{PAGE}/disconnect", methods=["POST"])
 @login_required
 def disconnect(election_id):
-    """Forget the admin's CC connection (all their elections) and revoke it at CC, best effort."""
-    load_election(election_id)
+    """Forget the organisation's CC connection (all its elections); revoke it at CC, best effort."""
+    election = load_election(election_id)
     db = get_db()
-    token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], current_user.id)
+    token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], election["organisation_id"])
     if token is None:
         flash("There was no Constant Contact connection to disconnect.", "info")
         return to_settings(election_id)
     tokens.revoke(current_app.config, token)
-    record(db, election_id, current_user.id, "disconnected Constant Contact")
+    record(db, None, current_user.id, "disconnected Constant Contact",
+           organisation_id=election["organisation_id"])
     flash("Disconnected from Constant Contact. eo_cc no longer has access to your account.", "success")
     return to_settings(election_id)
 
@@ -191,11 +208,11 @@ def grant_again(election_id):
 @login_required
 def lists(election_id):
     election = load_election(election_id)
-    if tokens.get_connection(get_db(), current_user.id) is None:
+    if tokens.get_connection(get_db(), election["organisation_id"]) is None:
         flash("Grant access to your Constant Contact account first.", "info")
         return to_settings(election_id)
     try:
-        contact_lists, error = fetch_lists(), None
+        contact_lists, error = fetch_lists(election), None
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as failure:
@@ -204,14 +221,14 @@ def lists(election_id):
                            error=error, cc_lists_page=CC_LISTS_PAGE)
 
 
-def fetch_lists():
-    """All the admin's CC lists, favourites first, then by name.
+def fetch_lists(election):
+    """All the CC lists of the election's organisation, favourites first, then by name.
 
     The requests count against the shared daily budget, and the member counts are kept
     so the next sync can choose its cheaper look-up without asking again.
     """
     db = get_db()
-    client = tokens.make_client(db, current_app.config, current_user.id,
+    client = tokens.make_client(db, current_app.config, election["organisation_id"],
                                 on_request=request_counter(db))
     found = list(client.contact_lists())
     remember_list_sizes(db, found)
@@ -229,7 +246,7 @@ def choose_list(election_id):
         flash("Please choose a list with its Use this list button.", "error")
         return back_to_lists
     try:
-        chosen = next((item for item in fetch_lists() if item["list_id"] == form.list_id.data), None)
+        chosen = next((item for item in fetch_lists(election) if item["list_id"] == form.list_id.data), None)
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as error:

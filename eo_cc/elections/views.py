@@ -9,6 +9,8 @@ from flask_wtf import FlaskForm
 
 from .. import clock, crypto
 from ..db import get_db, one, rows
+from ..organisations import access, members
+from ..organisations.forms import OrganisationForm, SwitchForm
 from ..voting import notices
 from . import audit, voting_window
 from .forms import ElectionForm, SettingsForm
@@ -18,9 +20,13 @@ bp = Blueprint("elections", __name__, url_prefix="/elections")
 
 
 def load_election(election_id):
-    """The current admin's election, or 404 (another admin's election does not exist for them)."""
-    election = one(get_db(), "SELECT * FROM elections WHERE id = ? AND admin_id = ?",
-                   [election_id, current_user.id])
+    """An election of the organisation this request acts in, or 404.
+
+    access.check_access has already refused anyone who is not a member with the right role;
+    this keeps every query scoped to the organisation all the same.
+    """
+    election = one(get_db(), "SELECT * FROM elections WHERE id = ? AND organisation_id = ?",
+                   [election_id, access.current_organisation_id()])
     if election is None:
         abort(404)
     return election
@@ -54,12 +60,18 @@ def to_election(election_id):
 @bp.route("/")
 @login_required
 def list_elections():
-    elections = rows(get_db(), """
+    """The current organisation's elections, with a switcher when the admin has several."""
+    db = get_db()
+    memberships = members.memberships_of(db, current_user.id)
+    organisation_id = access.current_organisation_id()
+    elections = rows(db, """
         SELECT e.*, (SELECT COUNT(*) FROM voters v WHERE v.election_id = e.id) AS voter_count,
                (SELECT COUNT(*) FROM voters v WHERE v.election_id = e.id AND v.has_voted) AS voted_count
-        FROM elections e WHERE e.admin_id = ? ORDER BY e.created_at DESC, e.id DESC""",
-                     [current_user.id])
-    return render_template("elections/list.html", elections=elections)
+        FROM elections e WHERE e.organisation_id = ? ORDER BY e.created_at DESC, e.id DESC""",
+                     [organisation_id])
+    switch_form = SwitchForm(memberships, data={"organisation_id": organisation_id})
+    return render_template("elections/list.html", elections=elections, memberships=memberships,
+                           switch_form=switch_form, new_form=OrganisationForm())
 
 
 def _stored_window(election):
@@ -80,7 +92,8 @@ def create():
         now, db = clock.iso(), get_db()
         with db.atomic():
             election_id = db["elections"].insert({
-                "admin_id": current_user.id, "slug": crypto.random_code(10).lower(),
+                "organisation_id": access.current_organisation_id(),
+                "slug": crypto.random_code(10).lower(),
                 "title": form.title.data.strip(), "description": form.description.data.strip(),
                 **form.window(), "created_at": now, "updated_at": now}).last_pk
             record(election_id, "created the election", form.title.data.strip())
@@ -246,8 +259,6 @@ def delete_reminder(election_id, reminder_id):
 @login_required
 def audit_log(election_id):
     election = load_election(election_id)
-    entries = rows(get_db(), """
-        SELECT l.*, a.name AS admin_name FROM audit_log l LEFT JOIN admins a ON a.id = l.admin_id
-        WHERE l.election_id = ? ORDER BY l.id DESC""", [election_id])
+    entries = audit.election_entries(get_db(), election)
     return render_template("elections/audit_log.html", election=election, entries=entries)
 

@@ -5,7 +5,7 @@ import pytest
 from eo_cc import clock
 from eo_cc.voting import notices
 
-from ..factories import make_admin, make_election, make_voters
+from ..factories import make_admin, make_election, make_voters, organisation_of
 
 NEW_YORK = "America/New_York"
 
@@ -48,7 +48,7 @@ def test_create_converts_the_admins_local_times_to_utc(client, admin, db):
     assert response.headers["Location"] == f"/elections/{election['id']}"
     assert election["opens_at"] == "2030-01-15T14:00:00+00:00"
     assert election["closes_at"] == "2030-01-16T22:30:00+00:00"
-    assert election["admin_id"] == admin and election["state"] == "draft"
+    assert election["organisation_id"] == organisation_of(db, admin) and election["state"] == "draft"
     assert len(election["slug"]) == 10 and election["slug"] == election["slug"].lower()
     assert audit_actions(db, election["id"]) == ["created the election"]
 
@@ -127,7 +127,7 @@ def test_list_shows_each_election_with_state_window_and_turnout(client, admin, d
 
 def test_list_without_elections_invites_the_first_one(client, admin):
     page = client.get("/elections/").get_data(as_text=True)
-    assert "You have no elections yet" in page
+    assert "has no elections yet. Choose “New election”" in page
     assert 'href="/elections/new"' in page
 
 
