@@ -4,6 +4,10 @@ non-UTF-8, NUL and script-laden values answers without a 500, and nothing stored
 The POST routes are read from the URL map at collection time, so a new form is covered
 automatically. Field names come from the pages that show each form; a route whose form is
 on no page gets a generic set of common field names.
+
+The owner sweeps every form; an admin, an observer and a member of another organisation
+sweep every form that is not public. Where the role table refuses them, every hostile post
+must be refused too (and store nothing); where it lets them in, the full checks apply.
 """
 import io
 import os
@@ -20,9 +24,11 @@ from werkzeug.datastructures import MultiDict
 from eo_cc import clock, create_app
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.crypto import ballot_link_token
+from eo_cc.organisations import invitations
+from eo_cc.organisations.access import PUBLIC, ROLES
 
 from .cc.fake_cc import LIST_ID, FakeCC
-from .factories import make_election, make_voters
+from .factories import ADMIN_PASSWORD, make_admin, make_election, make_member, make_voters, organisation_of
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(1)>'
@@ -51,6 +57,12 @@ def _post_endpoints():
 
 
 POST_ENDPOINTS = _post_endpoints()
+OTHER_VISITORS = ("admin", "observer", "outsider")
+# (who, which election the admin pages act on, endpoint): the owner everywhere, the others on
+# every route that is not public (the public ones do not depend on who is signed in).
+SWEEP = ([("owner", state, endpoint) for state in ("draft", "open") for endpoint in POST_ENDPOINTS]
+         + [(who, "draft", endpoint) for who in OTHER_VISITORS for endpoint in POST_ENDPOINTS
+            if ROLES.get(endpoint) != PUBLIC])
 
 
 # --- the world: admin A's draft election (editable), an open election for voters, a CC list ---
@@ -67,28 +79,45 @@ def election_objects(db, election_id, secret_key):
 
 
 @pytest.fixture
-def world(request, app, db, admin, requests_mock):
+def world(request, app, db, admin, client, requests_mock):
     """Real objects for every URL argument; CC answers from a fake whose list name is hostile.
 
     Admin routes act on the draft election, or on the open one when parametrized with "open";
-    voter routes always use the open election.
+    voter routes always use the open election. Parametrized with (who, state), the admin
+    client is signed in as the owner (the `admin` fixture), a member with that role, or
+    the owner of another organisation ("outsider").
     """
+    who, state = getattr(request, "param", ("owner", "draft"))
+    organisation_id = organisation_of(db, admin)
     # West of UTC, so the far end of the calendar overflows when converted to UTC.
     db["admins"].update(admin, {"timezone": "America/Los_Angeles"})
     fake = FakeCC(requests_mock)
     fake.add_list(LIST_ID, ["voter1@example.org"], name=SCRIPT)
     requests_mock.post(app.config["CC_REVOKE_URL"], text="")
     secret_key = app.config["SECRET_KEY"]
-    cc_tokens.save_token(db, secret_key, admin, {
+    cc_tokens.save_token(db, secret_key, organisation_id, {
         "access_token": "stored-access", "refresh_token": "stored-refresh", "token_type": "Bearer",
         "expires_at": int(time.time()) + 86400, "scope": "contact_data offline_access"})
     draft = election_objects(db, make_election(db, admin, title="Draft election", state="draft",
                                                opens_in_hours=24, closes_in_hours=24 * 5), secret_key)
     voting = election_objects(db, make_election(db, admin, title="Open election"), secret_key)
-    admin_side = voting if getattr(request, "param", "draft") == "open" else draft
+    admin_side = voting if state == "open" else draft
+    member = make_member(db, organisation_id, "observer", "member@example.org")
+    invitation_id, invitation_token = invitations.invite(db, organisation_id, "invited@example.org",
+                                                         "admin", admin)
+    if who != "owner":
+        email = f"{who}@example.org"
+        if who == "outsider":
+            make_admin(db, email=email)
+        else:
+            make_member(db, organisation_id, who, email)
+        client.post("/auth/logout")
+        client.post("/auth/login", data={"email": email, "password": ADMIN_PASSWORD})
     return {**admin_side, "slug": db["elections"].get(voting["election_id"])["slug"],
             "voter_id": voting["voter_id"], "token": ballot_link_token(secret_key, voting["voter_id"], 1),
-            "direction": "down", "list_id": LIST_ID, "filename": "style.css"}
+            "direction": "down", "list_id": LIST_ID, "filename": "style.css", "who": who,
+            "organisation_id": organisation_id, "member_id": member,
+            "invitation_id": invitation_id, "invitation_token": invitation_token}
 
 
 def fill(rule, values):
@@ -152,11 +181,8 @@ def get_pages(app, clients, values):
     """Every GET page of the URL map (filled), with the client that may see it."""
     for rule in app.url_map.iter_rules():
         if "GET" in rule.methods and rule.endpoint not in ("static", "cc.callback"):
-            client = clients["voter"] if is_voter_route(rule) else clients["admin"]
-            if is_voter_route(rule):
-                sign_in_voter(client, values)
             url = fill(rule, values)
-            yield url, client.get(url)
+            yield url, client_for(rule, clients, values).get(url)
 
 
 def discover_fields(app, clients, values, url):
@@ -331,16 +357,40 @@ def client_for(rule, clients, values):
     if is_voter_route(rule):
         sign_in_voter(clients["voter"], values)
         return clients["voter"]
-    return clients["anonymous"] if rule.rule.startswith("/auth/") else clients["admin"]
+    is_signed_out = rule.rule.startswith(("/auth/", "/invitations/")) and ROLES[rule.endpoint] == PUBLIC
+    return clients["anonymous"] if is_signed_out else clients["admin"]
 
 
-@pytest.mark.parametrize("world", ["draft", "open"], indirect=True)
-@pytest.mark.parametrize("endpoint", POST_ENDPOINTS)
+def is_refused(rule, who):
+    """Whether the role table keeps `who` out of this route (in the world's organisation)."""
+    allowed = ROLES[rule.endpoint]
+    if not isinstance(allowed, frozenset):
+        return False
+    if who == "outsider":
+        return bool({"election_id", "organisation_id"} & rule.arguments)
+    return who not in allowed
+
+
+def row_counts(db):
+    return {name: db.execute(f"SELECT count(*) FROM [{name}]").fetchone()[0]
+            for name in db.table_names() if name != "throttles"}
+
+
+@pytest.mark.parametrize("world, endpoint", [((who, state), endpoint) for who, state, endpoint in SWEEP],
+                         indirect=["world"], ids=[f"{who}-{state}-{endpoint}" for who, state, endpoint in SWEEP])
 def test_hostile_values_posted_to_every_form_never_500_and_never_render_as_markup(
-        app, clients, world, endpoint):
+        app, db, clients, world, endpoint):
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint and "POST" in r.methods)
     url = fill(rule, world)
     fields = discover_fields(app, clients, world, url)
+    if is_refused(rule, world["who"]):
+        before = row_counts(db)
+        for label, kwargs in requests_for(fields):
+            response = client_for(rule, clients, world).post(url, **kwargs)
+            # 400: a JSON body is refused before anything else looks at the request
+            assert response.status_code in (400, 403, 404), f"POST {url} ({label}) answered {response.status_code}"
+        assert row_counts(db) == before
+        return
     for label, kwargs in requests_for(fields):
         client = client_for(rule, clients, world)
         response = client.post(url, **kwargs)
@@ -354,8 +404,11 @@ def test_hostile_values_posted_to_every_form_never_500_and_never_render_as_marku
 def test_every_post_route_is_swept():
     """The sweep reads the URL map: the forms the product is built around are all in it."""
     for endpoint in ("elections.create", "elections.edit", "questions.new", "roster.upload",
-                     "roster.add_voter", "voting.ballot", "voting.election_page", "auth.login"):
+                     "roster.add_voter", "voting.ballot", "voting.election_page", "auth.login",
+                     "organisations.invite", "organisations.invitation", "organisations.change_role"):
         assert endpoint in POST_ENDPOINTS
+    for who in ("owner", *OTHER_VISITORS):
+        assert any(swept == who for swept, _, _ in SWEEP)
 
 
 # --- hostile values in the URL itself ---
