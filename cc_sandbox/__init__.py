@@ -9,7 +9,8 @@ Modules: `schema` (migrations "cc_sandbox"), `store` (accounts, lists, contacts,
 `tokens` (codes, rotating refresh tokens), `activities` (asynchronous removals), `limits`
 (rate limit, quota, faults, stats), `oauth` / `api` / `control` (blueprints), `app` (the Flask app),
 `server` (`start()` in a thread), `cli` (`flask --app eo_cc cc-sandbox`, a `flask.commands` entry
-point), `demo` (the eo_cc side of `make demo`: an admin and an election matching the demo list).
+point), `demo` (the eo_cc side of `make demo`: an organisation with an owner and an observer,
+and an election matching the demo list).
 
 eo_cc never imports this package; the sandbox imports eo_cc's database helper and clock.
 """

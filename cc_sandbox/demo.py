@@ -1,4 +1,5 @@
-"""Demo data for `make demo`: an eo_cc admin and an open election whose roster matches a sandbox list.
+"""Demo data for `make demo`: an organisation with two members (an owner and an observer) and an
+open election whose roster matches a sandbox list.
 
 It takes eo_cc's database and secret key, so the demo script and its test share it.
 Seeding is idempotent: run it again and nothing is added twice.
@@ -10,6 +11,7 @@ from eo_cc.auth import create_admin
 from eo_cc.crypto import Box, random_code
 from eo_cc.db import one, rows
 from eo_cc.elections.questions import save_choices
+from eo_cc.organisations import members
 from eo_cc.roster import voters as roster
 
 from . import store as sandbox_store
@@ -17,6 +19,10 @@ from . import store as sandbox_store
 ADMIN_EMAIL = "admin@eo-cc.test"
 ADMIN_PASSWORD = "demo-admin-password"
 ADMIN_NAME = "Demo Admin"
+OBSERVER_EMAIL = "observer@eo-cc.test"
+OBSERVER_PASSWORD = "demo-observer-password"
+OBSERVER_NAME = "Demo Observer"
+ORGANISATION_NAME = "Riverside Residents' Association"
 ELECTION_TITLE = "Annual Meeting 2026"
 VOTER_COUNT = 25
 VOTING_DAYS = 7
@@ -47,17 +53,17 @@ def roster_csv_text(count=VOTER_COUNT):
 
 
 def seed(db, secret_key):
-    """Create the demo admin and the open demo election unless they exist; return the election row.
+    """Create the demo organisation, its members and the open demo election unless they exist;
+    return the election row.
 
     Each step checks its own result, so a run interrupted half-way is completed by the next.
     """
-    admin = one(db, "SELECT id FROM admins WHERE email = ?", [ADMIN_EMAIL])
-    admin_id = admin["id"] if admin else create_admin(db, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD)
-    election = one(db, "SELECT * FROM elections WHERE admin_id = ? AND title = ?",
-                   [admin_id, ELECTION_TITLE])
+    organisation_id = seed_organisation(db)
+    election = one(db, "SELECT * FROM elections WHERE organisation_id = ? AND title = ?",
+                   [organisation_id, ELECTION_TITLE])
     if election is None:
         with db.atomic():
-            election_id = insert_election(db, admin_id)
+            election_id = insert_election(db, organisation_id)
             insert_questions(db, election_id)
     else:
         election_id = election["id"]
@@ -67,11 +73,29 @@ def seed(db, secret_key):
     return one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
 
 
-def insert_election(db, admin_id):
+def seed_organisation(db):
+    """The demo admin's organisation, with the demo observer as its second member; its id."""
+    admin = one(db, "SELECT id FROM admins WHERE email = ?", [ADMIN_EMAIL])
+    if admin is None:
+        create_admin(db, ADMIN_NAME, ADMIN_EMAIL, ADMIN_PASSWORD)
+    owner = one(db, """SELECT m.organisation_id FROM memberships m JOIN admins a ON a.id = m.admin_id
+                       WHERE a.email = ? AND m.role = ? ORDER BY m.joined_at LIMIT 1""",
+                [ADMIN_EMAIL, members.OWNER])
+    organisation_id = owner["organisation_id"]
+    if admin is None:
+        members.rename(db, organisation_id, ORGANISATION_NAME)
+    observer = one(db, "SELECT id FROM admins WHERE email = ?", [OBSERVER_EMAIL])
+    observer_id = observer["id"] if observer else create_admin(
+        db, OBSERVER_NAME, OBSERVER_EMAIL, OBSERVER_PASSWORD, has_organisation=False)
+    members.add_member(db, organisation_id, observer_id, members.OBSERVER)
+    return organisation_id
+
+
+def insert_election(db, organisation_id):
     """A draft election closing in a week, with eo_cc's own mail off (Constant Contact sends it)."""
     now = clock.now()
     return db["elections"].insert({
-        "admin_id": admin_id, "slug": random_code(10).lower(), "title": ELECTION_TITLE,
+        "organisation_id": organisation_id, "slug": random_code(10).lower(), "title": ELECTION_TITLE,
         "description": "Elect the chair and choose next year's projects.",
         "state": "draft", "closes_at": clock.iso(now + timedelta(days=VOTING_DAYS)),
         "has_announcement_email": 0, "has_reminder_emails": 0,

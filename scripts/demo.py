@@ -36,7 +36,7 @@ def site_config(site_url, sandbox_url):
 
 
 def prepare_database(app):
-    """Apply migrations and seed the demo admin and election; return (election, voter logins)."""
+    """Apply migrations and seed the demo organisation and election; return (election, voter logins)."""
     db = connect(app.config["DATABASE"])
     try:
         migrate(db)
@@ -67,7 +67,9 @@ def banner(site_url, sandbox, election, voters):
 eo_cc demo is running.
 
   Site:     {site_url}
-            admin login: {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}
+            {demo.ORGANISATION_NAME}, two members:
+            owner login:    {demo.ADMIN_EMAIL} / {demo.ADMIN_PASSWORD}
+            observer login: {demo.OBSERVER_EMAIL} / {demo.OBSERVER_PASSWORD}
             election "{election['title']}": {site_url}/elections/{election['id']}
   Voters:   {site_url}/vote/{election['slug']}""")
     for voter_id, password in voters:

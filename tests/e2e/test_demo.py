@@ -31,25 +31,44 @@ def count(db, table):
     return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
-def test_seeding_twice_creates_the_admin_election_and_roster_once(instance_db):
+def test_seeding_twice_creates_the_organisation_election_and_roster_once(instance_db):
     first = demo.seed(instance_db, SECRET_KEY)
     second = demo.seed(instance_db, SECRET_KEY)
     assert first["id"] == second["id"]
-    assert {table: count(instance_db, table) for table in ("admins", "elections", "questions", "voters")} == {
-        "admins": 1, "elections": 1, "questions": 2, "voters": demo.VOTER_COUNT}
+    tables = ("admins", "organisations", "memberships", "elections", "questions", "voters")
+    assert {table: count(instance_db, table) for table in tables} == {
+        "admins": 2, "organisations": 1, "memberships": 2, "elections": 1, "questions": 2,
+        "voters": demo.VOTER_COUNT}
 
 
-def test_demo_admin_can_log_in_with_the_printed_password(tmp_path, monkeypatch, instance_db):
+def test_demo_organisation_has_the_owner_and_an_observer_and_holds_the_election(instance_db):
+    election = demo.seed(instance_db, SECRET_KEY)
+    people = rows(instance_db, """SELECT a.email, m.role, o.name FROM memberships m
+                                  JOIN admins a ON a.id = m.admin_id
+                                  JOIN organisations o ON o.id = m.organisation_id
+                                  WHERE m.organisation_id = ? ORDER BY m.role DESC""",
+                  [election["organisation_id"]])
+    assert [(p["email"], p["role"]) for p in people] == [(demo.ADMIN_EMAIL, "owner"),
+                                                         (demo.OBSERVER_EMAIL, "observer")]
+    assert people[0]["name"] == demo.ORGANISATION_NAME
+
+
+@pytest.mark.parametrize("email, password", [(demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD),
+                                             (demo.OBSERVER_EMAIL, demo.OBSERVER_PASSWORD)])
+def test_demo_members_can_log_in_with_the_printed_passwords(tmp_path, monkeypatch, instance_db,
+                                                           email, password):
     from eo_cc import create_app
 
-    demo.seed(instance_db, SECRET_KEY)
+    election = demo.seed(instance_db, SECRET_KEY)
     monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
     app = create_app({"SECRET_KEY": SECRET_KEY, "DATABASE": str(tmp_path / "eo_cc.sqlite"),
                       "WTF_CSRF_ENABLED": False})
-    response = app.test_client().post("/auth/login", data={
-        "email": demo.ADMIN_EMAIL, "password": demo.ADMIN_PASSWORD})
+    client = app.test_client()
+    response = client.post("/auth/login", data={"email": email, "password": password})
     assert response.status_code == 302
     assert "/auth/login" not in response.headers["Location"]
+    assert demo.ELECTION_TITLE in client.get("/elections/").get_data(as_text=True)
+    assert client.get(f"/elections/{election['id']}").status_code == 200
 
 
 def test_demo_election_is_open_now_for_a_week_with_eo_cc_mail_off(instance_db):
@@ -116,7 +135,8 @@ def test_make_demo_serves_site_and_sandbox_and_ctrl_c_stops_both(tmp_path):
     try:
         banner = wait_for_line(process, "Ctrl-C stops both")
         for expected in (f"http://127.0.0.1:{site_port}", f"http://127.0.0.1:{sandbox_port}",
-                         demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD, "demo@cc-sandbox.test", "Voter ID V0001"):
+                         demo.ADMIN_EMAIL, demo.ADMIN_PASSWORD, demo.OBSERVER_EMAIL,
+                         demo.OBSERVER_PASSWORD, "demo@cc-sandbox.test", "Voter ID V0001"):
             assert expected in banner
         login_page = urllib.request.urlopen(f"http://127.0.0.1:{site_port}/auth/login", timeout=10)
         sandbox_page = urllib.request.urlopen(f"http://127.0.0.1:{sandbox_port}/_sandbox/", timeout=10)
