@@ -25,6 +25,7 @@ DEFAULTS = dict(
     MAIL_USE_TLS=False,
     MAIL_FROM="eo_cc <elections@localhost>",
     OUTBOX=None,  # the file backend's folder; None: outbox/ in the instance folder
+    MIX_BALLOTS_EVERY=10,  # rewrite the ballot box after this many new ballots
     BASE_URL="http://127.0.0.1:5000",  # for links in mail sent outside a request (cron)
     PROXY_FIX=False,
     MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -57,7 +58,7 @@ def create_app(test_config=None):
     from .elections import questions, results
     from .elections import views as elections
     from .roster import views as roster
-    from .voting import notices
+    from .voting import ballot_box, notices
     from .voting import views as voting
 
     crypto.init_app(app)
@@ -65,6 +66,7 @@ def create_app(test_config=None):
     security.init_app(app)
     auth.init_app(app)
     notices.init_app(app)
+    ballot_box.init_app(app)
     cc_views.init_app(app)
     cc_commands.init_app(app)
     for module in (auth, elections, questions, results, roster, voting, cc_views):

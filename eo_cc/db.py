@@ -35,12 +35,25 @@ class Database(sqlite_utils.Database):
                 yield self
 
 
+FILE_MODE = 0o600
+
+
 def connect(path):
-    """Open the database at path with WAL, foreign keys and a busy timeout."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    """Open the database at path with WAL, foreign keys and a busy timeout.
+
+    A new database file is created private (mode 600); SQLite gives its -wal and -shm the
+    same mode. Deleted rows are overwritten (secure_delete), the WAL is cut back to nothing
+    after each checkpoint and temporary sorts stay in memory, so old ballots and their
+    order linger nowhere on disk once the ballot box is mixed.
+    """
+    path = str(path)
+    if path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     db = Database(conn)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA foreign_keys = ON")
+    for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "foreign_keys = ON", "secure_delete = ON",
+                   "journal_size_limit = 0", "temp_store = MEMORY"):
+        db.execute(f"PRAGMA {pragma}")
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.conn.execute("PRAGMA journal_mode = WAL")
     return db

@@ -6,7 +6,8 @@ admin login and only reaches the ballot of the election it was opened for.
 import hmac
 from functools import partial
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template,
+                   request, session, url_for)
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -15,7 +16,7 @@ from .. import clock, throttle
 from ..crypto import Box, ballot_link_token
 from ..db import connect, get_db, one
 from ..elections import voting_window
-from . import ballots, notices
+from . import ballot_box, ballots, notices
 
 bp = Blueprint("voting", __name__, url_prefix="/vote")
 
@@ -67,7 +68,6 @@ def signed_in_voter(election):
 
 def sign_in(election, voter):
     """Sign this voter in, replacing any earlier voter's session (an admin stays logged in)."""
-    session.pop("receipt", None)
     session["voter"] = {"id": voter["id"], "slug": election["slug"]}
 
 
@@ -166,15 +166,25 @@ def ballot(slug):
 def read_selections(questions):
     """{question id: [choice ids]} from the posted radios/checkboxes (field name q<id>)."""
     def as_id(value):
-        return int(value) if value.isdecimal() else -1  # -1 never matches; "²".isdigit() but no int
+        # -1 never matches: "²".isdigit() but is no int, and int() refuses 4,300+ digits
+        return int(value) if value.isdecimal() and len(value) <= 18 else -1
     return {q["id"]: [as_id(v) for v in request.form.getlist(f"q{q['id']}")] for q in questions}
 
 
 def _after_cast(election, voter, receipt_code):
-    # The ballot is committed; a mail problem is queued (without the receipt), never fatal.
-    mailed = notices.send_vote_confirmation(get_db(), current_app.config, election, voter, receipt_code)
-    session["receipt"] = {"slug": election["slug"], "code": receipt_code, "mailed": mailed}
-    return redirect(url_for(".receipt", slug=election["slug"]))
+    """The receipt page, as the answer to the cast itself.
+
+    Shown once and never kept: not in the session cookie (readable by anyone holding it)
+    and not behind a URL that could be opened again. Reloading re-sends the cast, which
+    answers "You have already voted". A mail problem is queued, never fatal.
+    """
+    config = current_app.config
+    mailed = notices.send_vote_confirmation(get_db(), config, election, voter, receipt_code)
+    response = make_response(render_voter("voting/receipt.html", election=election, mailed=mailed,
+                                          receipt_code=ballots.format_receipt(receipt_code)))
+    if ballot_box.is_due(get_db(), config):
+        response.call_on_close(partial(ballot_box.mix_in_own_connection, config["DATABASE"]))
+    return response
 
 
 def _already_voted(election):
@@ -191,17 +201,6 @@ def _not_open(election):
         text = (f"Voting opens {election['opens']}." if election["opens"]
                 else "The organisers have not opened voting yet.")
     return render_voter("voting/notice.html", election=election, heading=heading, text=text)
-
-
-@bp.route("/<slug>/voted")
-def receipt(slug):
-    """Show the receipt once: it is popped from the session as the page renders."""
-    election = load_public_election(slug)
-    shown = session.pop("receipt", None)
-    if not shown or shown.get("slug") != slug:
-        return redirect(url_for(".ballot", slug=slug))
-    return render_voter("voting/receipt.html", election=election, mailed=shown["mailed"],
-                        receipt_code=ballots.format_receipt(shown["code"]))
 
 
 @bp.route("/<slug>/sign-out", methods=["POST"])
