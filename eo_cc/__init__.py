@@ -37,6 +37,13 @@ DEFAULTS = dict(
 )
 
 
+def make_private_folder(path):
+    """The instance folder holds the database, secrets and mail: only its owner may enter it."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
 def create_app(test_config=None):
     """Build the eo_cc Flask app.
 
@@ -50,9 +57,9 @@ def create_app(test_config=None):
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    make_private_folder(app.instance_path)
 
-    from . import auth, crypto, db, security
+    from . import auth, crypto, db, mail, security
     from .cc import commands as cc_commands
     from .cc import views as cc_views
     from .elections import questions, results
@@ -71,5 +78,6 @@ def create_app(test_config=None):
     cc_commands.init_app(app)
     for module in (auth, elections, questions, results, roster, voting, cc_views):
         app.register_blueprint(module.bp)
+    mail.warn_about_a_demo_outbox(app)
     app.add_url_rule("/", endpoint="index", view_func=elections.index)
     return app

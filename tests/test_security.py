@@ -132,3 +132,12 @@ def test_database_holds_no_voter_password_in_plaintext(app, world):
     assert b"voter1@example.org" in data  # the check can see rows at all
     for n in (1, 2, 3):
         assert f"pw-{n}".encode() not in data
+
+
+def test_every_admin_page_is_never_cached(app, client, world):
+    """An admin's pages show voters' names, emails and who voted: no browser or proxy keeps them."""
+    login(client, "a@example.org")
+    for rule in admin_rules(app):
+        if "GET" in rule.methods and rule.endpoint != "static":
+            response = client.get(fill(rule, world))
+            assert response.headers.get("Cache-Control") == "no-store", rule.rule

@@ -5,8 +5,16 @@ from flask_login import login_required
 from ..db import get_db
 from ..downloads import csv_response
 from . import voting_window
-from .tally import (ballots_cast, bar_chart, csv_rows, shown_snapshot, tally, turnout, turnout_by_hour,
-                    vote_counts)
+from .tally import (
+    ballots_cast,
+    bar_chart,
+    csv_rows,
+    shown_snapshot,
+    tally,
+    turnout,
+    turnout_by_hour,
+    vote_counts,
+)
 from .views import load_election
 
 bp = Blueprint("results", __name__, url_prefix="/elections/<int:election_id>")

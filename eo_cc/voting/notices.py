@@ -9,24 +9,13 @@ from collections import defaultdict
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .. import clock
 from ..crypto import Box, ballot_link_token
 from ..db import connect, one, rows
 from ..elections import voting_window
-from ..mail import deliver, retry_queued
-from ..resources import TEMPLATE_FOLDER
+from ..mail import deliver, render, retry_queued
 from .ballots import format_receipt
-
-_templates = Environment(loader=FileSystemLoader(str(TEMPLATE_FOLDER / "mail")),
-                         autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
-                         trim_blocks=True, lstrip_blocks=True)
-
-
-def render(name, **context):
-    """Render one plain-text mail template."""
-    return _templates.get_template(name).render(**context)
 
 
 def election_url(config, election, base_url=None):

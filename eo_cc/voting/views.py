@@ -6,8 +6,18 @@ admin login and only reaches the ballot of the election it was opened for.
 import hmac
 from functools import partial
 
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect, render_template,
-                   request, session, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -100,20 +110,18 @@ def _authenticate(election, form):
     """The voter matching the form, or None after flashing why; throttled per voter id and IP."""
     db = get_db()
     code = form.voter_id.data.strip()
-    keys = [f"voter:{election['slug']}:{code.lower()}", f"voter-ip:{election['slug']}:{request.remote_addr}"]
-    if any(throttle.is_locked(db, key) for key in keys):
+    voter_key = f"voter:{election['slug']}:{code.lower()}"
+    address_key = f"voter-ip:{election['slug']}:{request.remote_addr}"
+    if not throttle.attempt_all(db, [(voter_key, throttle.MAX_FAILURES),
+                                     (address_key, throttle.MAX_FAILURES_PER_ADDRESS)]):
         flash(LOCKED, "error")
         return None
     voter = one(db, "SELECT * FROM voters WHERE election_id = ? AND voter_code = ? COLLATE NOCASE",
                 [election["id"], code])
     if voter and check_password(voter, form.password.data):
-        # Read first: a DELETE would take the write lock, and queue behind casting voters, even
-        # when (almost always) there is no failure to forget.
-        if one(db, "SELECT 1 FROM throttles WHERE key = ?", [keys[0]]):
-            throttle.clear(db, keys[0])
+        throttle.clear(db, voter_key)
+        throttle.forgive(db, address_key)
         return voter
-    throttle.record_failure(db, keys[0])
-    throttle.record_failure(db, keys[1], throttle.MAX_FAILURES_PER_ADDRESS)
     flash("That Voter ID and password do not match. Check the announcement email and try again.",
           "error")
     return None
@@ -218,13 +226,12 @@ def forgot(slug):
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         db = get_db()
-        keys = [f"forgot:{slug}:{request.remote_addr}", f"forgot:{slug}:{email}"]
-        if any(throttle.is_locked(db, key) for key in keys):
+        # Every request counts, and none is forgiven: each one sends mail.
+        if not throttle.attempt_all(db, [(f"forgot:{slug}:{request.remote_addr}",
+                                          throttle.MAX_FAILURES_PER_ADDRESS),
+                                         (f"forgot:{slug}:{email}", throttle.MAX_FAILURES)]):
             flash(LOCKED, "error")
         else:
-            # Every request counts: this sends mail.
-            throttle.record_failure(db, keys[0], throttle.MAX_FAILURES_PER_ADDRESS)
-            throttle.record_failure(db, keys[1])
             voter = _reissue_link(election, email)
             # The same answer either way, so the page does not reveal who is on the roster.
             flash("If that address is on this election's roster, a new personal ballot link is on "

@@ -459,3 +459,29 @@ def test_another_admins_election_is_not_found(client, auth, db, method, path):
     assert response.status_code == 404
     assert election_row(db, election_id)["title"] == "Board election"
     assert db["audit_log"].count == 0
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", "Board\u202e noitcele"), ("title", "Board\x00"), ("description", "See \u2067here\u2069")])
+def test_election_text_with_bidi_overrides_or_nul_is_refused_with_a_message(client, admin, db, field, value):
+    data = {"title": "Board election", "description": "", field: value}
+    page = client.post("/elections/new", data=data).get_data(as_text=True)
+    assert "which eo_cc does not accept" in page
+    assert db["elections"].count == 0
+
+
+@pytest.mark.parametrize("field, value", [("prompt", "Chair\u202e?"), ("choices", "Alice\nBob\u2066")])
+def test_question_text_with_bidi_overrides_is_refused_with_a_message(client, admin, db, field, value):
+    election_id = draft(db, admin, questions=[])
+    data = {"prompt": "Chair?", "choices": "Alice\nBob", "max_choices": "1", field: value}
+    page = client.post(f"/elections/{election_id}/questions/new", data=data).get_data(as_text=True)
+    assert "which eo_cc does not accept" in page
+    assert db["questions"].count == 0
+
+
+def test_a_thousand_digit_pick_up_to_is_a_clear_error_not_a_500(client, admin, db):
+    election_id = draft(db, admin, questions=[])
+    response = client.post(f"/elections/{election_id}/questions/new",
+                           data={"prompt": "Chair?", "choices": "Alice\nBob", "max_choices": "9" * 1000})
+    assert response.status_code == 200 and "That number is far too large." in response.get_data(as_text=True)
+    assert db["questions"].count == 0

@@ -332,3 +332,13 @@ def test_whole_vote_works_with_csrf_protection_on(app, client, db, election):
     page = client.post(url(election, "/receipt"), data={
         "code": code, "csrf_token": token_from(client, url(election, "/receipt"))}).get_data(as_text=True)
     assert "This receipt is in the ballot box" in page
+
+
+def test_a_ballot_field_of_five_thousand_digits_is_a_clear_error_not_a_500(client, db, election):
+    sign_in(client, election)
+    form = ballot_form(db, election, "Garden")
+    form[choices(db, election)["Alice"][0]] = ["7" * 5000]
+    response = client.post(url(election, "/ballot"), data=form)
+    assert response.status_code == 200
+    assert "does not belong to this question" in response.get_data(as_text=True)
+    assert one(db, "SELECT count(*) AS n FROM ballots")["n"] == 0
