@@ -11,6 +11,13 @@ from . import store, tokens
 bp = Blueprint("oauth", __name__, url_prefix="/oauth2/default/v1")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+SCOPE_WORDS = {  # CC's scopes, as the Accept page puts them to the account holder
+    "account_read": "see your account's details: organisation name, contact email and the owner's name",
+    "account_update": "change your account's details",
+    "contact_data": "see and change your contacts, contact lists, custom fields and list memberships",
+    "campaign_data": "see and change your email campaigns and their reports",
+    "offline_access": "keep this access while you are signed out",
+}
 
 
 def error_page(message, status=400):
@@ -47,6 +54,10 @@ def authorize():
                "code_challenge": args.get("code_challenge")}
     if args.get("response_type") != "code":
         return back_to_client(pending, error="unsupported_response_type")
+    unknown = [scope for scope in pending["scope"].split() if scope not in SCOPE_WORDS]
+    if unknown:
+        return back_to_client(pending, error="invalid_scope",
+                              error_description=f"Unknown scope: {' '.join(unknown)}")
     if pending["code_challenge"] and args.get("code_challenge_method", "plain") != "S256":
         return back_to_client(pending, error="invalid_request",
                               error_description="code_challenge_method must be S256")
@@ -64,8 +75,8 @@ def signin():
             target = "oauth.consent" if session.get("authorization") else "control.index"
             return redirect(url_for(target))
         error = "That email and password do not match a Constant Contact sandbox account."
-    return render_template("sandbox/signin.html", error=error,
-                           email=request.form.get("email", "")), 401 if error else 200
+    return render_template("sandbox/signin.html", error=error, email=request.form.get("email", ""),
+                           logins=store.demo_logins()), 401 if error else 200
 
 
 @bp.post("/signout")
@@ -97,7 +108,7 @@ def consent():
     client = store.get_client(g.db, pending["client_id"])
     if request.method == "GET":
         return render_template("sandbox/consent.html", client=client, pending=pending,
-                               account=account)
+                               account=account, scope_words=SCOPE_WORDS)
     if request.form.get("request_id") != pending["id"]:
         return error_page("This authorization request was replaced by a newer one. Start again.")
     session.pop("authorization")
