@@ -2,9 +2,9 @@
 
 It serves CC's paths (`/oauth2/default/v1/authorize|token|revoke`, `/v3/account/summary`,
 `/v3/contact_lists`, `/v3/contacts`, `/v3/contact_custom_fields`, `/v3/activities/...`) over its own SQLite
-file, with CC's limits (4 requests/s and a daily quota per client_id), seeded fault injection and
-`/_sandbox/` pages and controls. Any other `/v3` call is refused with 405 and recorded, so tests can
-show eo_cc never deletes or overwrites anything.
+file, with CC's limits (4 requests/s and a daily quota per client_id, about one token-endpoint request a
+second), seeded fault injection and `/_sandbox/` pages and controls. Any other `/v3` call is refused
+with 405 and recorded, so tests can show eo_cc never deletes or overwrites anything.
 
 Modules: `schema` (migrations "cc_sandbox"), `ids` (public ids and timestamps), `store` (accounts, lists,
 contacts, seeding), `custom_fields` (definitions and values), `tokens` (codes, rotating refresh tokens),

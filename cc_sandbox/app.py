@@ -18,12 +18,13 @@ LOCAL_ADDRESSES = {"127.0.0.1", "::1"}
 class Sandbox:
     """Settings and in-memory state of one sandbox (limits, faults, statistics).
 
-    CC's limits are on by default: 4 API requests a second and 10,000 a day per client_id.
-    None (or 0) turns a rate off. Paging cursors expire after cursor_lifetime seconds (None: never).
+    CC's limits are on by default: 4 API requests a second and 10,000 a day per client_id, and about
+    one token-endpoint request (token or revoke) a second per client_id. None (or 0) turns a rate off.
+    Paging cursors expire after cursor_lifetime seconds (None: never).
     """
 
     def __init__(self, db_path, *, requests_per_second=4, daily_quota=10_000, token_lifetime=86_400,
-                 activity_delay=1.0, token_requests_per_second=None, cursor_lifetime=3600, faults=None):
+                 activity_delay=1.0, token_requests_per_second=1, cursor_lifetime=3600, faults=None):
         self.db_path = str(db_path)
         self.limiter = RateLimiter(requests_per_second)
         self.quota = DailyQuota(daily_quota)

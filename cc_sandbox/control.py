@@ -8,7 +8,8 @@ from . import activities, custom_fields, store
 
 bp = Blueprint("control", __name__, url_prefix="/_sandbox")
 PAGE_MEMBERS = 1000
-LIMITS = ("requests_per_second", "daily_quota", "activity_delay", "token_lifetime", "cursor_lifetime")
+LIMITS = ("requests_per_second", "token_requests_per_second", "daily_quota", "activity_delay",
+          "token_lifetime", "cursor_lifetime")
 
 
 def sandbox():
@@ -146,6 +147,8 @@ def limits():
             return jsonify({"error": f"{', '.join(wrong)}: a number of at least 0, or null"}), 400
         if "requests_per_second" in body:
             current.limiter.rate = body["requests_per_second"]
+        if "token_requests_per_second" in body:
+            current.token_limiter.rate = body["token_requests_per_second"]
         if "daily_quota" in body:
             current.quota.quota = body["daily_quota"]
         if body.get("reset_usage"):
@@ -154,6 +157,7 @@ def limits():
             if key in body:
                 setattr(current, key, body[key])
     return jsonify({"requests_per_second": current.limiter.rate, "daily_quota": current.quota.quota,
+                    "token_requests_per_second": current.token_limiter.rate,
                     "activity_delay": current.activity_delay, "token_lifetime": current.token_lifetime,
                     "cursor_lifetime": current.cursor_lifetime})
 

@@ -119,7 +119,7 @@ class Faults:
 
 
 class Stats:
-    """Counts per endpoint and status, for tests and people to inspect."""
+    """Counts per endpoint and status, and every token-endpoint request, for tests and people to inspect."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -129,6 +129,7 @@ class Stats:
         self.requests = collections.Counter()
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
+        self.token_requests = []
 
     def record(self, endpoint, status, error_key=None):
         with self._lock:
@@ -136,6 +137,11 @@ class Stats:
             self.statuses[f"{endpoint} {status}"] += 1
             if error_key:
                 self.errors[error_key] += 1
+
+    def record_token_request(self, entry):
+        """One request to the token or revoke endpoint (see oauth.finish_token_request)."""
+        with self._lock:
+            self.token_requests.append(entry)
 
     def as_dict(self):
         with self._lock:
@@ -147,4 +153,5 @@ class Stats:
                 "quota_exceeded": self.errors["quota_exceeded"],
                 "rate_limited": self.errors["throttled"] + self.errors["quota_exceeded"],
                 "errors": dict(self.errors),
+                "token_requests": sorted(self.token_requests, key=lambda entry: entry["epoch"]),
             }
