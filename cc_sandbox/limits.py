@@ -12,18 +12,21 @@ ACTIVITY_OUTCOMES = ("completed", "failed", "timed_out")
 
 
 class RateLimiter:
-    """At most `rate` accepted requests per client in any sliding one-second window."""
+    """At most `rate` accepted requests per client in any sliding one-second window.
+
+    `monotonic` is the clock it reads; tests may freeze it so that requests count as simultaneous.
+    """
 
     def __init__(self, rate, monotonic=time.monotonic):
         self.rate = rate
-        self._monotonic = monotonic
+        self.monotonic = monotonic
         self._seen = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
     def allow(self, client_id):
         if not self.rate:
             return True
-        now = self._monotonic()
+        now = self.monotonic()
         with self._lock:
             window = self._seen[client_id]
             while window and window[0] <= now - 1.0:
