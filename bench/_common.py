@@ -166,7 +166,8 @@ def sandbox_token(db_path, account_id):
 
 def eo_cc_database(path):
     """A migrated eo_cc database at path (a sqlite-utils Database)."""
-    from eo_cc.db import connect, migrate
+    from eo_cc.db import connect
+    from eo_cc.migrations import migrate
 
     db = connect(path)
     migrate(db)

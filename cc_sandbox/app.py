@@ -9,22 +9,29 @@ from flask import Flask, Response, current_app, g, jsonify, redirect, request
 from eo_cc.db import connect, one
 
 from . import activities, api, control, oauth, store, tokens
+from .api import account, bulk, contacts, custom_fields, lists
 from .limits import DailyQuota, Faults, RateLimiter, Stats
 
 LOCAL_ADDRESSES = {"127.0.0.1", "::1"}
 
 
 class Sandbox:
-    """Settings and in-memory state of one sandbox (limits, faults, statistics)."""
+    """Settings and in-memory state of one sandbox (limits, faults, statistics).
+
+    CC's limits are on by default: 4 API requests a second and 10,000 a day per client_id, and about
+    one token-endpoint request (token or revoke) a second per client_id. None (or 0) turns a rate off.
+    Paging cursors expire after cursor_lifetime seconds (None: never).
+    """
 
     def __init__(self, db_path, *, requests_per_second=4, daily_quota=10_000, token_lifetime=86_400,
-                 activity_delay=1.0, token_requests_per_second=None, faults=None):
+                 activity_delay=1.0, token_requests_per_second=1, cursor_lifetime=3600, faults=None):
         self.db_path = str(db_path)
         self.limiter = RateLimiter(requests_per_second)
         self.quota = DailyQuota(daily_quota)
         self.token_limiter = RateLimiter(token_requests_per_second)
         self.token_lifetime = token_lifetime
         self.activity_delay = activity_delay
+        self.cursor_lifetime = cursor_lifetime
         self.faults = Faults.from_dict(faults or {})
         self.stats = Stats()
 
@@ -48,8 +55,10 @@ def create_app(db_path, **options):
     app.json.sort_keys = False
     db.close()
     app.extensions["cc_sandbox"] = Sandbox(db_path, **options)
-    for module in (oauth, api, control):
+    for module in (oauth, account, lists, contacts, custom_fields, bulk, control):
         app.register_blueprint(module.bp)
+    app.register_error_handler(api.ApiError, api.api_error)
+    app.register_error_handler(store.ListNotFound, api.list_not_found)
     app.before_request(open_db)
     app.before_request(guard_api)
     app.after_request(count_request)
@@ -86,7 +95,7 @@ def close_db(exception=None):
 
 
 def guard_api():
-    """Before any /v3 view: forbidden calls, injected faults, the Bearer token, then CC's limits."""
+    """Before any /v3 view: forbidden calls, injected faults, the Bearer token, CC's limits, the scope."""
     if not request.path.startswith("/v3"):
         return None
     if request.routing_exception is not None:
@@ -104,6 +113,9 @@ def guard_api():
     if not sandbox().quota.allow(grant["client_id"]):
         g.error_key = "quota_exceeded"
         return jsonify({"error_key": "quota_exceeded", "error_message": "Limit Exceeded"}), 429
+    refused = api.scope_refusal(grant)
+    if refused is not None:
+        return refused
     activities.finish_due(g.db)
     return None
 

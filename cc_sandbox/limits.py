@@ -12,18 +12,21 @@ ACTIVITY_OUTCOMES = ("completed", "failed", "timed_out")
 
 
 class RateLimiter:
-    """At most `rate` accepted requests per client in any sliding one-second window."""
+    """At most `rate` accepted requests per client in any sliding one-second window.
+
+    `monotonic` is the clock it reads; tests may freeze it so that requests count as simultaneous.
+    """
 
     def __init__(self, rate, monotonic=time.monotonic):
         self.rate = rate
-        self._monotonic = monotonic
+        self.monotonic = monotonic
         self._seen = collections.defaultdict(collections.deque)
         self._lock = threading.Lock()
 
     def allow(self, client_id):
         if not self.rate:
             return True
-        now = self._monotonic()
+        now = self.monotonic()
         with self._lock:
             window = self._seen[client_id]
             while window and window[0] <= now - 1.0:
@@ -119,7 +122,7 @@ class Faults:
 
 
 class Stats:
-    """Counts per endpoint and status, for tests and people to inspect."""
+    """Counts per endpoint and status, and every token-endpoint request, for tests and people to inspect."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -129,6 +132,7 @@ class Stats:
         self.requests = collections.Counter()
         self.statuses = collections.Counter()
         self.errors = collections.Counter()
+        self.token_requests = []
 
     def record(self, endpoint, status, error_key=None):
         with self._lock:
@@ -136,6 +140,11 @@ class Stats:
             self.statuses[f"{endpoint} {status}"] += 1
             if error_key:
                 self.errors[error_key] += 1
+
+    def record_token_request(self, entry):
+        """One request to the token or revoke endpoint (see oauth.finish_token_request)."""
+        with self._lock:
+            self.token_requests.append(entry)
 
     def as_dict(self):
         with self._lock:
@@ -147,4 +156,5 @@ class Stats:
                 "quota_exceeded": self.errors["quota_exceeded"],
                 "rate_limited": self.errors["throttled"] + self.errors["quota_exceeded"],
                 "errors": dict(self.errors),
+                "token_requests": sorted(self.token_requests, key=lambda entry: entry["epoch"]),
             }

@@ -1,5 +1,7 @@
 """CC's OAuth2 server: sign-in and Accept pages, the token endpoint and revocation."""
 import secrets
+import time
+from datetime import datetime, timezone
 from urllib.parse import unquote, urlencode, urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
@@ -11,6 +13,13 @@ from . import store, tokens
 bp = Blueprint("oauth", __name__, url_prefix="/oauth2/default/v1")
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
+SCOPE_WORDS = {  # CC's scopes, as the Accept page puts them to the account holder
+    "account_read": "see your account's details: organisation name, contact email and the owner's name",
+    "account_update": "change your account's details",
+    "contact_data": "see and change your contacts, contact lists, custom fields and list memberships",
+    "campaign_data": "see and change your email campaigns and their reports",
+    "offline_access": "keep this access while you are signed out",
+}
 
 
 def error_page(message, status=400):
@@ -47,6 +56,10 @@ def authorize():
                "code_challenge": args.get("code_challenge")}
     if args.get("response_type") != "code":
         return back_to_client(pending, error="unsupported_response_type")
+    unknown = [scope for scope in pending["scope"].split() if scope not in SCOPE_WORDS]
+    if unknown:
+        return back_to_client(pending, error="invalid_scope",
+                              error_description=f"Unknown scope: {' '.join(unknown)}")
     if pending["code_challenge"] and args.get("code_challenge_method", "plain") != "S256":
         return back_to_client(pending, error="invalid_request",
                               error_description="code_challenge_method must be S256")
@@ -64,8 +77,8 @@ def signin():
             target = "oauth.consent" if session.get("authorization") else "control.index"
             return redirect(url_for(target))
         error = "That email and password do not match a Constant Contact sandbox account."
-    return render_template("sandbox/signin.html", error=error,
-                           email=request.form.get("email", "")), 401 if error else 200
+    return render_template("sandbox/signin.html", error=error, email=request.form.get("email", ""),
+                           logins=store.demo_logins()), 401 if error else 200
 
 
 @bp.post("/signout")
@@ -97,7 +110,7 @@ def consent():
     client = store.get_client(g.db, pending["client_id"])
     if request.method == "GET":
         return render_template("sandbox/consent.html", client=client, pending=pending,
-                               account=account)
+                               account=account, scope_words=SCOPE_WORDS)
     if request.form.get("request_id") != pending["id"]:
         return error_page("This authorization request was replaced by a newer one. Start again.")
     session.pop("authorization")
@@ -128,42 +141,78 @@ def authenticated_client():
     return None
 
 
-@bp.post("/token")
-def token():
+def start_token_request(endpoint):
+    """The statistics entry for this token-endpoint request: when it arrived, from which app, for what."""
+    now = time.time()
+    auth = request.authorization
+    form = request.form
+    presented = form.get("refresh_token") if form.get("grant_type") == "refresh_token" else None
+    return {"at": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z",
+            "epoch": now, "endpoint": endpoint, "grant_type": form.get("grant_type"),
+            "client_id": unquote(auth.username) if auth and auth.username else None,
+            "refresh_token": tokens.fingerprint(presented), "_presented": presented}
+
+
+def finish_token_request(entry, response, outcome, token_state=None):
+    """Record the request with its outcome; a refresh also records whether its token was already spent."""
+    presented = entry.pop("_presented")
+    if presented is not None:
+        token_state = token_state or tokens.refresh_token_state(g.db, presented)
+        entry.update(refresh_token_state=token_state, refresh_token_spent=token_state == "spent")
+    entry.update(status=response.status_code, outcome=outcome)
+    current_app.extensions["cc_sandbox"].stats.record_token_request(entry)
+    return response
+
+
+def paced_client(entry):
+    """(client, None) when the request may go on, else (None, the response): CC's token endpoint
+    takes about one request a second per application, revocations included."""
     client = authenticated_client()
     if client is None:
         response = oauth_error(401, "invalid_client", "Client authentication failed.")
         response.headers["WWW-Authenticate"] = 'Basic realm="cc-sandbox"'
-        return response
+        return None, finish_token_request(entry, response, "invalid_client")
+    if not current_app.extensions["cc_sandbox"].token_limiter.allow(client["client_id"]):
+        response = oauth_error(429, "too_many_requests", "Too many token requests: about one a second.")
+        return None, finish_token_request(entry, response, "too_many_requests")
+    return client, None
+
+
+@bp.post("/token")
+def token():
+    entry = start_token_request("token")
+    client, refused = paced_client(entry)
+    if refused:
+        return refused
     sandbox = current_app.extensions["cc_sandbox"]
-    if not sandbox.token_limiter.allow(client["client_id"]):
-        return oauth_error(429, "too_many_requests", "Too many token requests.")
     form, lifetime = request.form, sandbox.token_lifetime
     try:
         if form.get("grant_type") == "authorization_code":
             issued = tokens.exchange_code(g.db, client["client_id"], form.get("code"),
                                           form.get("redirect_uri"), form.get("code_verifier"), lifetime)
         elif form.get("grant_type") == "refresh_token":
-            if sandbox.faults.refuse_refresh:
-                raise tokens.GrantError("invalid_grant", "The refresh token is invalid or expired.")
-            issued = tokens.refresh(g.db, client["client_id"], form.get("refresh_token"), lifetime)
+            issued = tokens.refresh(g.db, client["client_id"], form.get("refresh_token"), lifetime,
+                                    refuse=sandbox.faults.refuse_refresh)
         else:
-            return oauth_error(400, "unsupported_grant_type", "grant_type must be authorization_code "
-                                                              "or refresh_token.")
+            response = oauth_error(400, "unsupported_grant_type", "grant_type must be authorization_code "
+                                                                  "or refresh_token.")
+            return finish_token_request(entry, response, "unsupported_grant_type")
     except tokens.GrantError as error:
-        return oauth_error(400, error.error, str(error))
+        return finish_token_request(entry, oauth_error(400, error.error, str(error)), error.error,
+                                    error.token_state)
     response = jsonify(issued)
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return finish_token_request(entry, response, "issued", "live")
 
 
 @bp.post("/revoke")
 def revoke():
-    client = authenticated_client()
-    if client is None:
-        return oauth_error(401, "invalid_client", "Client authentication failed.")
+    entry = start_token_request("revoke")
+    client, refused = paced_client(entry)
+    if refused:
+        return refused
     if not request.form.get("token"):
-        return oauth_error(400, "invalid_request", "The token parameter is required.")
+        response = oauth_error(400, "invalid_request", "The token parameter is required.")
+        return finish_token_request(entry, response, "invalid_request")
     tokens.revoke(g.db, client["client_id"], request.form["token"])
-    return "", 200
-
+    return finish_token_request(entry, current_app.response_class(status=200), "revoked")

@@ -130,3 +130,39 @@ def m004_activities_and_forbidden_calls(db):
         at TEXT NOT NULL
     );
     """)
+
+
+@migrations()
+def m005_account_details_custom_fields_and_imports(db):
+    """CC's account summary, deleted lists, custom fields with their values, JSON imports, spent tokens."""
+    db.executescript("""
+    ALTER TABLE accounts ADD COLUMN encoded_account_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN contact_email TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN first_name TEXT NOT NULL DEFAULT '';
+    ALTER TABLE accounts ADD COLUMN last_name TEXT NOT NULL DEFAULT '';
+    UPDATE accounts SET contact_email = email,
+        encoded_account_id = lower(hex(randomblob(7)));
+    ALTER TABLE lists ADD COLUMN deleted_at TEXT;
+    CREATE TABLE custom_fields (
+        id INTEGER PRIMARY KEY,
+        custom_field_id TEXT NOT NULL UNIQUE,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        label TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL DEFAULT 'string',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX custom_fields_account_name ON custom_fields(account_id, name COLLATE NOCASE);
+    CREATE TABLE custom_field_values (
+        contact_ref INTEGER NOT NULL REFERENCES contacts(id),
+        field_ref INTEGER NOT NULL REFERENCES custom_fields(id),
+        value TEXT NOT NULL,
+        PRIMARY KEY (contact_ref, field_ref)
+    ) WITHOUT ROWID;
+    CREATE INDEX custom_field_values_field ON custom_field_values(field_ref);
+    ALTER TABLE activities ADD COLUMN kind TEXT NOT NULL DEFAULT 'remove_list_memberships';
+    ALTER TABLE activities ADD COLUMN import_data TEXT;   -- JSON array: the contacts a JSON import brings
+    ALTER TABLE activities ADD COLUMN counts TEXT;        -- JSON object: an import's status counts
+    ALTER TABLE refresh_tokens ADD COLUMN spent_at TEXT;  -- set when a refresh rotated it away
+    """)

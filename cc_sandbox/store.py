@@ -1,30 +1,35 @@
 """Accounts, client apps, lists and contacts: seeding and the queries the API pages over."""
 import json
-import uuid
 from pathlib import Path
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from eo_cc import clock
 from eo_cc.db import connect, one, rows
 
+from . import custom_fields
+from .ids import encoded_account_id, new_id, stamp  # noqa: F401  (stamp and new_id: part of this module's API)
 from .schema import migrations
 
 DEMO_EMAIL = "demo@cc-sandbox.test"
 DEMO_PASSWORD = "sandbox-demo"
+DEMO_ORGANIZATION = "Riverside Community Association"
 DEMO_CLIENT_ID = "eo-cc-demo"
 DEMO_CLIENT_SECRET = "eo-cc-demo-secret"
 DEMO_VOTER_LIST = "Annual Meeting 2026 — Eligible Voters"
+SECOND_EMAIL = "second@cc-sandbox.test"  # another organisation's account, for "the wrong account"
+SECOND_PASSWORD = "sandbox-second"
+SECOND_ORGANIZATION = "Hillside Tenants Union"
+CONTACT_STATUSES = ("active", "unsubscribed")
+MAX_LISTS = 1000
 CHUNK = 5000
 
 
-def stamp():
-    """Now as CC writes it: ISO-8601 UTC with a Z."""
-    return clock.iso().replace("+00:00", "Z")
+class ListNotFound(LookupError):
+    """A list id the account does not have (never had, another account's, or deleted)."""
 
-
-def new_id():
-    return str(uuid.uuid4())
+    def __init__(self, list_id):
+        super().__init__(f"List not found: {list_id}")
+        self.list_id = list_id
 
 
 def open_db(path):
@@ -35,15 +40,27 @@ def open_db(path):
     return db
 
 
-def create_account(db, email, password, name):
-    """The account signed in as email, created when new; returns its id."""
+ACCOUNT_DETAILS = ("organization_name", "contact_email", "first_name", "last_name")
+
+
+def create_account(db, email, password, name=None, **details):
+    """The account signed in as email, created when new (details fill in its summary); returns its id.
+
+    For an existing account only the details given are changed, so seeding more lists into it keeps
+    its organisation name.
+    """
     email = email.strip().lower()
+    details = {key: str(value).strip() for key, value in dict(details, organization_name=name).items()
+               if key in ACCOUNT_DETAILS and value}
     found = one(db, "SELECT id FROM accounts WHERE email = ?", [email])
     if found:
+        if details:
+            db["accounts"].update(found["id"], details)
         return found["id"]
     table = db["accounts"].insert({
         "email": email, "password_hash": generate_password_hash(password, method="pbkdf2:sha256:20000"),  # a sandbox: fast
-        "organization_name": name or email, "created_at": stamp(),
+        "organization_name": email, "contact_email": email, "encoded_account_id": encoded_account_id(),
+        "created_at": stamp(), **details,
     })
     return table.last_pk
 
@@ -54,6 +71,10 @@ def check_login(db, email, password):
     if account and check_password_hash(account["password_hash"], password or ""):
         return account
     return None
+
+
+def get_account(db, account_id):
+    return one(db, "SELECT * FROM accounts WHERE id = ?", [account_id])
 
 
 def register_client(db, client_id, client_secret, name="eo_cc", redirect_uris=()):
@@ -81,6 +102,48 @@ def create_list(db, account_id, name, description="", favorite=False):
     return row
 
 
+def list_named(db, account_id, name):
+    """The account's active list with this name (names compare without regard to case), or None."""
+    return one(db, "SELECT * FROM lists WHERE account_id = ? AND status = 'active' AND name = ? COLLATE NOCASE",
+               [account_id, name])
+
+
+def active_list_count(db, account_id):
+    return db.execute("SELECT count(*) FROM lists WHERE account_id = ? AND status = 'active'",
+                      [account_id]).fetchone()[0]
+
+
+def get_list(db, list_id):
+    """A list by its public id, in any account and any state (for the sandbox's own pages)."""
+    return one(db, "SELECT * FROM lists WHERE list_id = ?", [list_id])
+
+
+def account_list(db, account_id, list_id):
+    """The account's active list with this id, or raise ListNotFound."""
+    found = one(db, "SELECT * FROM lists WHERE list_id = ? AND account_id = ? AND status = 'active'",
+                [list_id, account_id])
+    if found is None:
+        raise ListNotFound(list_id)
+    return found
+
+
+def account_list_refs(db, account_id, list_ids):
+    """list id -> lists.id for ids that are all the account's active lists, else raise ListNotFound."""
+    return {list_id: account_list(db, account_id, list_id)["id"] for list_id in dict.fromkeys(list_ids)}
+
+
+def rename_list(db, list_ref, name):
+    db["lists"].update(list_ref, {"name": name, "updated_at": stamp()})
+
+
+def delete_list(db, list_ref):
+    """Delete a list as CC does when its owner deletes it: gone from the API, its memberships with it."""
+    with db.atomic():
+        now = stamp()
+        db.execute("DELETE FROM memberships WHERE list_ref = ?", [list_ref])
+        db["lists"].update(list_ref, {"status": "deleted", "deleted_at": now, "updated_at": now})
+
+
 def add_contacts(db, account_id, people):
     """Ensure a contact for each person ({"email", "first_name", "last_name"}); returns email -> ref."""
     people = {p["email"].strip().lower(): p for p in people}
@@ -88,13 +151,13 @@ def add_contacts(db, account_id, people):
     now = stamp()
     fresh = [{"contact_id": new_id(), "account_id": account_id, "email": email,
               "first_name": p.get("first_name") or "", "last_name": p.get("last_name") or "",
-              "created_at": now, "updated_at": now}
+              "status": p.get("status") or "active", "created_at": now, "updated_at": now}
              for email, p in people.items() if email not in refs]
     if fresh:  # executemany: several times faster than insert_all for 100,000 rows
         db.conn.executemany(
-            "INSERT INTO contacts (contact_id, account_id, email, first_name, last_name, created_at, "
-            "updated_at) VALUES (:contact_id, :account_id, :email, :first_name, :last_name, :created_at, "
-            ":updated_at)", fresh)
+            "INSERT INTO contacts (contact_id, account_id, email, first_name, last_name, status, created_at, "
+            "updated_at) VALUES (:contact_id, :account_id, :email, :first_name, :last_name, :status, "
+            ":created_at, :updated_at)", fresh)
         refs.update(contact_refs(db, account_id, [row["email"] for row in fresh]))
     return refs
 
@@ -127,32 +190,65 @@ def _person(entry):
 
 
 def seed(db, spec):
-    """Create an account, optionally a client app, and lists with contacts from one JSON-like spec."""
+    """Create (or add to) an account, optionally a client app, custom fields, contacts and lists from a
+    JSON-like spec; see the README's sandbox section for its shape."""
     with db.atomic():
         account = spec.get("account") or {}
         account_id = create_account(db, account["email"], account.get("password", "sandbox"),
-                                    account.get("name"))
+                                    account.get("name") or account.get("organization_name"),
+                                    **{key: account.get(key) for key in ACCOUNT_DETAILS[1:]})
         if spec.get("client"):
             client = spec["client"]
             register_client(db, client["client_id"], client["client_secret"],
                             client.get("name", "eo_cc"), client.get("redirect_uris", ()))
+        fields = [_seed_field(db, account_id, entry) for entry in spec.get("custom_fields", ())]
+        seed_people(db, account_id, [_person(e) for e in spec.get("contacts", ())])
         made = [_seed_list(db, account_id, entry) for entry in spec.get("lists", ())]
-    return {"account_id": account_id, "lists": made}
+    return {"account_id": account_id, "lists": made,
+            "custom_fields": [custom_fields.field_json(row) for row in fields]}
+
+
+def _seed_field(db, account_id, entry):
+    label = entry if isinstance(entry, str) else entry["label"]
+    return (custom_fields.by_name(db, account_id, custom_fields.name_for(label), any_case=True)
+            or custom_fields.create(db, account_id, label))
 
 
 def _seed_list(db, account_id, entry):
     row = create_list(db, account_id, entry["name"], entry.get("description", ""),
                       entry.get("favorite", False))
     people = [_person(e) for e in entry.get("emails", ())] + list(entry.get("contacts", ()))
-    refs = add_contacts(db, account_id, people)
+    refs = seed_people(db, account_id, people)
     add_members(db, row["id"], refs.values())
     return {"list_id": row["list_id"], "name": row["name"], "member_count": len(refs)}
+
+
+def seed_people(db, account_id, people):
+    """Contacts for seeding, with any status and custom field values given (keyed by field name or
+    label; a field that does not exist yet is made); returns email -> ref."""
+    for person in people:
+        if person.get("status", "active") not in CONTACT_STATUSES:
+            raise ValueError(f"status must be one of {', '.join(CONTACT_STATUSES)}: {person['email']}")
+    refs = add_contacts(db, account_id, people)
+    given = [p for p in people if "status" in p or p.get("custom_fields")]
+    values = []
+    for person in given:
+        ref = refs[person["email"].strip().lower()]
+        if "status" in person:
+            db.execute("UPDATE contacts SET status = ? WHERE id = ?", [person["status"], ref])
+        for key, value in (person.get("custom_fields") or {}).items():
+            if not isinstance(value, str) or len(value) > custom_fields.MAX_VALUE:
+                raise ValueError(f"custom field values are text of at most {custom_fields.MAX_VALUE} characters")
+            values.append((ref, _seed_field(db, account_id, key)["id"], value))
+    custom_fields.set_values(db, values)
+    return refs
 
 
 def demo_spec():
     voters = [f"voter{n}@example.org" for n in range(1, 26)]
     return {
-        "account": {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "name": "Riverside Community Association"},
+        "account": {"email": DEMO_EMAIL, "password": DEMO_PASSWORD, "name": DEMO_ORGANIZATION,
+                    "first_name": "Dana", "last_name": "Rivers"},
         "client": {"client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET, "name": "eo_cc"},
         "lists": [
             {"name": DEMO_VOTER_LIST, "description": "Members eligible to vote", "favorite": True,
@@ -163,47 +259,79 @@ def demo_spec():
     }
 
 
+def second_spec():
+    """Another organisation's account: its own lists, some of the same people (contacts are per account)."""
+    return {
+        "account": {"email": SECOND_EMAIL, "password": SECOND_PASSWORD, "name": SECOND_ORGANIZATION,
+                    "first_name": "Sam", "last_name": "Hill"},
+        "lists": [
+            {"name": "Hillside Members", "emails": [f"voter{n}@example.org" for n in range(1, 6)]
+             + [f"tenant{n}@example.org" for n in range(1, 11)]},
+            {"name": "Hillside Board", "emails": ["tenant1@example.org", "tenant2@example.org"]},
+        ],
+    }
+
+
 def seed_demo(db_or_path):
-    """Create the demo account, client app and lists once; returns their ids and logins."""
+    """Create the demo accounts, client app and lists once; returns their ids and logins."""
     db = open_db(db_or_path) if isinstance(db_or_path, (str, Path)) else db_or_path
     try:
-        account = one(db, "SELECT id FROM accounts WHERE email = ?", [DEMO_EMAIL])
-        if account is None:
-            seed(db, demo_spec())
-        else:
-            register_client(db, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "eo_cc")
+        for spec in (demo_spec(), second_spec()):
+            if one(db, "SELECT id FROM accounts WHERE email = ?", [spec["account"]["email"]]) is None:
+                seed(db, spec)
+        register_client(db, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, "eo_cc")
         return demo_info(db)
     finally:
         if db is not db_or_path:
             db.close()
 
 
-def demo_info(db):
-    account = one(db, "SELECT id FROM accounts WHERE email = ?", [DEMO_EMAIL])
+def _login_info(db, email, password):
+    account = one(db, "SELECT id, organization_name FROM accounts WHERE email = ?", [email])
     lists = {r["name"]: r["list_id"] for r in rows(
-        db, "SELECT name, list_id FROM lists WHERE account_id = ? ORDER BY id", [account["id"]])}
-    return {"account_id": account["id"], "email": DEMO_EMAIL, "password": DEMO_PASSWORD,
-            "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
-            "lists": lists, "voter_list_id": lists.get(DEMO_VOTER_LIST)}
+        db, "SELECT name, list_id FROM lists WHERE account_id = ? AND status = 'active' ORDER BY id",
+        [account["id"]])}
+    return {"account_id": account["id"], "email": email, "password": password,
+            "organization_name": account["organization_name"], "lists": lists}
+
+
+def demo_info(db):
+    info = _login_info(db, DEMO_EMAIL, DEMO_PASSWORD)
+    return {**info, "client_id": DEMO_CLIENT_ID, "client_secret": DEMO_CLIENT_SECRET,
+            "voter_list_id": info["lists"].get(DEMO_VOTER_LIST),
+            "second_account": _login_info(db, SECOND_EMAIL, SECOND_PASSWORD)}
+
+
+def demo_logins():
+    """(email, password, organisation) of the demo accounts, for the sign-in and home pages."""
+    return [(DEMO_EMAIL, DEMO_PASSWORD, DEMO_ORGANIZATION), (SECOND_EMAIL, SECOND_PASSWORD, SECOND_ORGANIZATION)]
 
 
 def account_lists(db, account_id):
-    """Every list of an account with its member count (for the people's pages)."""
+    """Every list of an account with its member count (for the people's pages), deleted ones last."""
     return rows(db, """
         SELECT l.*, (SELECT count(*) FROM memberships m WHERE m.list_ref = l.id) AS member_count
-        FROM lists l WHERE account_id = ? ORDER BY l.id""", [account_id])
+        FROM lists l WHERE account_id = ? ORDER BY l.status = 'deleted', l.id""", [account_id])
 
 
-def get_list(db, list_id):
-    return one(db, "SELECT * FROM lists WHERE list_id = ?", [list_id])
-
-
-def member_emails(db, list_ref, limit=None):
-    """The emails on a list in the order they joined the account."""
-    sql = """SELECT c.email, c.contact_id FROM memberships m JOIN contacts c ON c.id = m.contact_ref
+def members(db, list_ref, limit=None):
+    """The people on a list in the order they joined the account, with permission and custom fields."""
+    sql = """SELECT c.id, c.email, c.contact_id, c.first_name, c.last_name, c.status
+             FROM memberships m JOIN contacts c ON c.id = m.contact_ref
              WHERE m.list_ref = ? ORDER BY m.contact_ref"""
     params = [list_ref]
     if limit:
         sql += " LIMIT ?"
         params.append(limit)
-    return rows(db, sql, params)
+    found = rows(db, sql, params)
+    values = custom_fields.values_for(db, [row["id"] for row in found])
+    for row in found:
+        row["permission_to_send"] = permission(row["status"])
+        row["custom_fields"] = {v["name"]: v["value"] for v in values[row.pop("id")]}
+        del row["status"]
+    return found
+
+
+def permission(status):
+    """A contact's email permission_to_send as CC shows it."""
+    return "unsubscribed" if status == "unsubscribed" else "implicit"

@@ -7,17 +7,22 @@ import time
 
 from eo_cc.db import immediate, one
 
-from .store import stamp
+from .ids import stamp
 
 CODE_LIFETIME = 300
 
 
 class GrantError(Exception):
-    """An OAuth error for the token endpoint: str() is the error_description."""
+    """An OAuth error for the token endpoint: str() is the error_description.
 
-    def __init__(self, error, description):
+    For a refused refresh, `token_state` says why: "unknown", "spent" (already rotated away by an
+    earlier refresh) or "revoked".
+    """
+
+    def __init__(self, error, description, token_state=None):
         super().__init__(description)
         self.error = error
+        self.token_state = token_state
 
 
 def digest(token):
@@ -75,16 +80,44 @@ def _check_code(row, client_id, redirect_uri, code_verifier):
         raise GrantError("invalid_grant", "PKCE verification failed.")
 
 
-def refresh(db, client_id, refresh_token, lifetime):
-    """Rotate: the given refresh token and every earlier one of its grant stop working."""
+def refresh(db, client_id, refresh_token, lifetime, refuse=False):
+    """Rotate: the given refresh token and every earlier one of its grant stop working.
+
+    With refuse (the refuse_refresh fault) the token is judged but never honoured.
+    """
     with immediate(db):
-        row = one(db, """SELECT r.*, g.client_id, g.account_id, g.scope FROM refresh_tokens r
-                         JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?""",
-                  [digest(refresh_token or "")])
-        if row is None or not row["is_active"] or row["client_id"] != client_id:
-            raise GrantError("invalid_grant", "The refresh token is invalid or expired.")
+        row = _refresh_row(db, refresh_token)
+        state = token_state(row)
+        if state != "live" or row["client_id"] != client_id or refuse:
+            raise GrantError("invalid_grant", "The refresh token is invalid or expired.", state)
         db.execute("UPDATE refresh_tokens SET is_active = 0 WHERE grant_id = ?", [row["grant_id"]])
+        db.execute("UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ?", [stamp(), row["token_hash"]])
         return _issue(db, row["grant_id"], client_id, row["account_id"], row["scope"], lifetime)
+
+
+def _refresh_row(db, refresh_token):
+    return one(db, """SELECT r.*, g.client_id, g.account_id, g.scope FROM refresh_tokens r
+                      JOIN grants g ON g.id = r.grant_id WHERE r.token_hash = ?""",
+               [digest(refresh_token or "")])
+
+
+def token_state(row):
+    """"live", "spent" (a refresh already rotated it away), "revoked" or "unknown"."""
+    if row is None:
+        return "unknown"
+    if row["spent_at"]:
+        return "spent"
+    return "live" if row["is_active"] else "revoked"
+
+
+def refresh_token_state(db, refresh_token):
+    """The state of a refresh token as presented, without using it."""
+    return token_state(_refresh_row(db, refresh_token))
+
+
+def fingerprint(token):
+    """A short, one-way tag for a token, so the statistics can show a token presented twice."""
+    return digest(token)[:12] if token else None
 
 
 def _issue(db, grant_id, client_id, account_id, scope, lifetime):
@@ -103,7 +136,7 @@ def _issue(db, grant_id, client_id, account_id, scope, lifetime):
 
 def bearer(db, access_token):
     """The grant (client_id, account_id) behind a live access token, or None."""
-    return one(db, """SELECT g.id AS grant_id, g.client_id, g.account_id FROM access_tokens a
+    return one(db, """SELECT g.id AS grant_id, g.client_id, g.account_id, g.scope FROM access_tokens a
                       JOIN grants g ON g.id = a.grant_id
                       WHERE a.token_hash = ? AND a.is_revoked = 0 AND a.expires_at > ?""",
                [digest(access_token or ""), time.time()])
@@ -124,13 +157,17 @@ def expire_all_access_tokens(db):
     db.execute("UPDATE access_tokens SET expires_at = ? WHERE expires_at > ?", [time.time(), time.time()])
 
 
-def grant_directly(db_path, client_id, account_id, redirect_uri, lifetime=86400):
-    """A token as if the account holder clicked Accept: for tests and benchmarks, no browser."""
+def grant_directly(db_path, client_id, account_id, redirect_uri, lifetime=86400,
+                   scope="contact_data offline_access"):
+    """A token as if the account holder clicked Accept: for tests and benchmarks, no browser.
+
+    It never goes through the token endpoint, so it is neither paced nor in the statistics.
+    """
     from .store import open_db
 
     db = open_db(db_path)
     try:
-        code = issue_code(db, client_id, account_id, redirect_uri, "contact_data offline_access")
+        code = issue_code(db, client_id, account_id, redirect_uri, scope)
         return exchange_code(db, client_id, code, redirect_uri, None, lifetime)
     finally:
         db.close()

@@ -25,6 +25,7 @@ DEFAULTS = dict(
     MAIL_USE_TLS=False,
     MAIL_FROM="eo_cc <elections@localhost>",
     OUTBOX=None,  # the file backend's folder; None: outbox/ in the instance folder
+    MIX_BALLOTS_EVERY=10,  # rewrite the ballot box after this many new ballots
     BASE_URL="http://127.0.0.1:5000",  # for links in mail sent outside a request (cron)
     PROXY_FIX=False,
     MAX_CONTENT_LENGTH=16 * 1024 * 1024,
@@ -34,6 +35,13 @@ DEFAULTS = dict(
     REMEMBER_COOKIE_SAMESITE="Lax",
     WTF_CSRF_TIME_LIMIT=None,  # an admin may leave a page open for hours
 )
+
+
+def make_private_folder(path):
+    """The instance folder holds the database, secrets and mail: only its owner may enter it."""
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
 
 
 def create_app(test_config=None):
@@ -49,9 +57,9 @@ def create_app(test_config=None):
     app.config.from_prefixed_env()
     if test_config is not None:
         app.config.from_mapping(test_config)
-    os.makedirs(app.instance_path, exist_ok=True)
+    make_private_folder(app.instance_path)
 
-    from . import auth, crypto, db, security
+    from . import auth, crypto, db, mail, migrations, security
     from .cc import commands as cc_commands
     from .cc import views as cc_views
     from .elections import questions, results
@@ -59,18 +67,21 @@ def create_app(test_config=None):
     from .organisations import access
     from .organisations import views as organisations
     from .roster import views as roster
-    from .voting import notices
+    from .voting import ballot_box, notices
     from .voting import views as voting
 
     crypto.init_app(app)
     db.init_app(app)
+    migrations.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     access.init_app(app)
     notices.init_app(app)
+    ballot_box.init_app(app)
     cc_views.init_app(app)
     cc_commands.init_app(app)
     for module in (auth, elections, questions, results, roster, voting, cc_views, organisations):
         app.register_blueprint(module.bp)
+    mail.warn_about_a_demo_outbox(app)
     app.add_url_rule("/", endpoint="index", view_func=elections.index)
     return app

@@ -1,21 +1,34 @@
-"""Admin accounts: sign up, log in, log out, and `create-admin`."""
+"""Admin accounts: sign up (confirmed by mail), log in, log out, sessions that end, `create-admin`.
+
+Nothing here tells whether an email has an account: sign-up answers the same for a new
+and a known address (the mail says which), and a login for an unknown address costs the
+same password hashing as one for a known address.
+"""
+import hashlib
+import logging
 import secrets
 import sqlite3
+from datetime import timedelta
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import click
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask.cli import with_appcontext
-from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
+from flask_login import (LoginManager, UserMixin, current_user, login_required, login_user, logout_user,
+                         user_logged_in)
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, Optional
 
 from . import clock, throttle
-from .db import connect, get_db, migrate, one
+from .db import connect, get_db, one
+from .mail import deliver, render
+from .migrations import migrate
 from .organisations import members
+from .text import no_unsafe_characters
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 login_manager = LoginManager()
@@ -26,6 +39,10 @@ login_manager.login_message_category = "info"
 # OWASP 2023: PBKDF2-HMAC-SHA256 with 600,000 iterations.
 PASSWORD_METHOD = "pbkdf2:sha256:600000"
 TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
+IDLE_TIMEOUT = timedelta(hours=12)       # a session unused this long ends
+SIGN_IN_LIFETIME = timedelta(days=7)     # and none outlives this, however busy
+SIGNUP_LINK_LIFETIME = timedelta(hours=24)
+LOCKED = "Too many attempts. Please wait 15 minutes and try again."
 
 
 class Admin(UserMixin):
@@ -44,15 +61,43 @@ class Admin(UserMixin):
 
 @login_manager.user_loader
 def load_admin(session_token):
+    """The admin of this session, or None when it has ended (idle too long, or too old)."""
+    now = clock.now()
+    signed_in, seen = clock.parse(session.get("signed_in_at")), clock.parse(session.get("seen_at"))
+    if not signed_in or not seen or now - seen > IDLE_TIMEOUT or now - signed_in > SIGN_IN_LIFETIME:
+        if signed_in:
+            flash("Your session has ended. Please log in again.", "info")
+        session.pop("signed_in_at", None)
+        return None
     row = one(get_db(), "SELECT * FROM admins WHERE session_token = ?", [session_token])
+    if row and now - seen > timedelta(minutes=1):  # a new cookie a minute at most, not every page
+        session["seen_at"] = clock.iso(now)
     return Admin(row) if row else None
+
+
+def stamp_new_session(sender, **extra):
+    """Every login (form, sign-up link, invitation) starts the clocks its session ends by."""
+    session["signed_in_at"] = session["seen_at"] = clock.iso()
 
 
 def hash_password(password):
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
-def create_admin(db, name, email, password, timezone="UTC", has_organisation=True):
+@lru_cache(maxsize=4)
+def _decoy_hash(method):
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
+def password_matches(row, password):
+    """Check a password against an account row, at the same cost when there is no account."""
+    if row is None:
+        check_password_hash(_decoy_hash(PASSWORD_METHOD), password)
+        return False
+    return check_password_hash(row["password_hash"], password)
+
+
+def create_admin(db, name, email, password=None, timezone="UTC", password_hash=None, has_organisation=True):
     """Create an admin account and return its id. Raises ValueError if the email is taken.
 
     The admin owns a new organisation of their own, unless has_organisation is False
@@ -65,7 +110,8 @@ def create_admin(db, name, email, password, timezone="UTC", has_organisation=Tru
     try:
         with db.atomic():
             admin_id = db["admins"].insert({
-                "name": name.strip(), "email": email, "password_hash": hash_password(password),
+                "name": name.strip(), "email": email,
+                "password_hash": password_hash or hash_password(password),
                 "session_token": secrets.token_urlsafe(32), "timezone": timezone,
                 "created_at": clock.iso(),
             }).last_pk
@@ -94,7 +140,7 @@ def strip(value):
 
 
 class SignupForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
+    name = StringField("Name", validators=[InputRequired(), Length(max=200), no_unsafe_characters])
     email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)],
                        filters=[strip])
     password = PasswordField("Password", validators=[
@@ -124,20 +170,79 @@ class AccountForm(FlaskForm):
 
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
+    """Ask for the account; the link that creates it goes by mail (to a known address, a note)."""
     form = SignupForm()
     if form.validate_on_submit():
-        db = get_db()
-        try:
-            admin_id = create_admin(db, form.name.data, form.email.data, form.password.data,
-                                    form.timezone.data)
-        except ValueError as error:
-            form.email.errors.append(str(error))
-        else:
-            login_user(load_admin(one(db, "SELECT session_token FROM admins WHERE id = ?",
-                                      [admin_id])["session_token"]))
-            flash("Welcome to eo_cc. Create your first election.", "success")
-            return redirect(url_for("index"))
+        db, email = get_db(), form.email.data.strip().lower()
+        if not throttle.attempt_all(db, [(f"signup:{request.remote_addr}", throttle.MAX_FAILURES_PER_ADDRESS),
+                                         (f"signup:{email}", throttle.MAX_FAILURES)]):
+            flash(LOCKED, "error")
+            return render_template("auth/signup.html", form=form)
+        mail = start_signup(db, form.name.data, email, hash_password(form.password.data), form.timezone.data)
+        response = redirect(url_for("auth.signup_sent"))
+        session["signup_email"] = email
+        # Mailed once the answer has gone: its timing must not tell a new address from a known one.
+        response.call_on_close(partial(mail, dict(current_app.config)))
+        return response
     return render_template("auth/signup.html", form=form)
+
+
+def start_signup(db, name, email, password_hash, timezone):
+    """Keep a sign-up until its link is opened; returns mail(config) that sends the right mail."""
+    known = one(db, "SELECT id FROM admins WHERE email = ?", [email]) is not None
+    if known:
+        return partial(_send_signup_mail, email, "signup_known.txt", {"name": name})
+    token, now = secrets.token_urlsafe(32), clock.now()
+    db["signups"].insert({"token_hash": _digest(token), "name": name.strip(), "email": email,
+                          "password_hash": password_hash, "timezone": timezone,
+                          "created_at": clock.iso(now), "expires_at": clock.iso(now + SIGNUP_LINK_LIFETIME)})
+    return partial(_send_signup_mail, email, "signup.txt", {"name": name, "token": token})
+
+
+def _digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _send_signup_mail(email, template, context, config):
+    """Runs after the response: nothing may escape it unlogged."""
+    try:
+        db = connect(config["DATABASE"])
+        try:
+            deliver(db, config, email, "Your eo_cc account",
+                    render(template, base_url=config["BASE_URL"].rstrip("/"), email=email, **context))
+        finally:
+            db.close()
+    except Exception:  # noqa: BLE001 -- the answer has gone; the log is the only place left
+        logging.getLogger(__name__).exception("The sign-up mail to %s could not be sent", email)
+
+
+@bp.route("/signup/sent")
+def signup_sent():
+    return render_template("auth/signup_sent.html", email=session.get("signup_email"))
+
+
+@bp.route("/signup/<token>", methods=["GET", "POST"])
+def confirm_signup(token):
+    """The link from the sign-up mail: a button creates the account (mail scanners only GET)."""
+    db = get_db()
+    pending = one(db, "SELECT * FROM signups WHERE token_hash = ? AND expires_at > ?",
+                  [_digest(token), clock.iso()])
+    if pending is None:
+        flash("This sign-up link is not valid any more. Please sign up again.", "error")
+        return redirect(url_for("auth.signup"))
+    form = FlaskForm()
+    if not form.validate_on_submit():
+        return render_template("auth/signup_confirm.html", form=form, email=pending["email"])
+    db.execute("DELETE FROM signups WHERE email = ?", [pending["email"]])
+    try:
+        admin_id = create_admin(db, pending["name"], pending["email"], timezone=pending["timezone"],
+                                password_hash=pending["password_hash"])
+    except ValueError:
+        flash("An account for this email already exists. Please log in.", "info")
+        return redirect(url_for("auth.login"))
+    login_user(Admin(db["admins"].get(admin_id)))
+    flash("Welcome to eo_cc. Create your first election.", "success")
+    return redirect(url_for("index"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -147,17 +252,16 @@ def login():
         db = get_db()
         email = form.email.data.strip().lower()
         key = f"admin:{email}"
+        if not throttle.attempt(db, key):
+            flash(LOCKED, "error")
+            return render_template("auth/login.html", form=form)
         row = one(db, "SELECT * FROM admins WHERE email = ?", [email])
-        if throttle.is_locked(db, key):
-            flash("Too many failed attempts. Please wait 15 minutes and try again.", "error")
-        elif row and check_password_hash(row["password_hash"], form.password.data):
+        if password_matches(row, form.password.data):
             throttle.clear(db, key)
             login_user(Admin(row))
             target = request.args.get("next")
             return redirect(target if is_safe_next(target) else url_for("index"))
-        else:
-            throttle.record_failure(db, key)
-            flash("That email and password do not match an account.", "error")
+        flash("That email and password do not match an account.", "error")
     return render_template("auth/login.html", form=form)
 
 
@@ -217,4 +321,5 @@ def create_admin_command(email, name, password, timezone):
 
 def init_app(app):
     login_manager.init_app(app)
+    user_logged_in.connect(stamp_new_session, app)
     app.cli.add_command(create_admin_command)

@@ -8,10 +8,8 @@ import os
 import sqlite3
 import threading
 
-import click
 import sqlite_utils
 from flask import current_app, g
-from flask.cli import with_appcontext
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -35,12 +33,25 @@ class Database(sqlite_utils.Database):
                 yield self
 
 
+FILE_MODE = 0o600
+
+
 def connect(path):
-    """Open the database at path with WAL, foreign keys and a busy timeout."""
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    """Open the database at path with WAL, foreign keys and a busy timeout.
+
+    A new database file is created private (mode 600); SQLite gives its -wal and -shm the
+    same mode. Deleted rows are overwritten (secure_delete), the WAL is cut back to nothing
+    after each checkpoint and temporary sorts stay in memory, so old ballots and their
+    order linger nowhere on disk once the ballot box is mixed.
+    """
+    path = str(path)
+    if path != ":memory:" and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     db = Database(conn)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    db.execute("PRAGMA foreign_keys = ON")
+    for pragma in (f"busy_timeout = {BUSY_TIMEOUT_MS}", "foreign_keys = ON", "secure_delete = ON",
+                   "journal_size_limit = 0", "temp_store = MEMORY"):
+        db.execute(f"PRAGMA {pragma}")
     if db.conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         db.conn.execute("PRAGMA journal_mode = WAL")
     return db
@@ -77,11 +88,36 @@ def one(db, sql, params=()):
     return next(iter(db.query(sql, params)), None)
 
 
-def migrate(db):
-    """Apply every pending migration."""
-    from .migrations import migrations
+def statements(script):
+    """A script's statements one at a time: executescript() would commit an open transaction."""
+    return [statement for statement in script.split(";") if statement.strip()]
 
-    migrations.apply(db)
+
+def rebuild_table(db, table, replace, renamed_columns, dropped_indexes=()):
+    """Rebuild `table` with parts of its definition replaced, keeping every row (in the caller's
+    transaction, with foreign keys off: SQLite cannot change a column's constraints in place).
+
+    replace: {old text: new text} in the stored CREATE TABLE; renamed_columns: {old: new}.
+    The rest of the definition, its indexes (but dropped_indexes) and triggers are kept, so
+    columns added by earlier migrations survive.
+    """
+    sql = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone()[0]
+    new_sql = sql.replace(f"CREATE TABLE {table} (", f"CREATE TABLE {table}_rebuilt (", 1)
+    for old, new in replace.items():
+        if old not in new_sql and not old.startswith("--"):
+            raise RuntimeError(f"{table} has no {old!r} to replace")
+        new_sql = new_sql.replace(old, new, 1)
+    extras = [row[1] for row in db.execute(
+        "SELECT name, sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL", [table]).fetchall() if row[0] not in dropped_indexes]
+    columns = [row[1] for row in db.execute(f"PRAGMA table_info({table})").fetchall()]
+    targets = ", ".join(renamed_columns.get(name, name) for name in columns)
+    db.execute(new_sql)
+    db.execute(f"INSERT INTO {table}_rebuilt ({targets}) SELECT {', '.join(columns)} FROM {table}")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_rebuilt RENAME TO {table}")
+    for statement in extras:
+        db.execute(statement)
 
 
 # One open connection per thread: a new one costs ~1 ms (PRAGMAs, sqlite-utils' plugin
@@ -126,16 +162,5 @@ def close_db(exception=None):
         db.close()
 
 
-@click.command("init-db")
-@with_appcontext
-def init_db_command():
-    """Create or upgrade the database (safe to run again)."""
-    db = connect(current_app.config["DATABASE"])
-    migrate(db)
-    db.close()
-    click.echo(f"Database ready: {current_app.config['DATABASE']}")
-
-
 def init_app(app):
     app.teardown_appcontext(close_db)
-    app.cli.add_command(init_db_command)

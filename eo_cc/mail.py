@@ -1,7 +1,8 @@
-"""The one mail function: write .eml files to the outbox, or send by SMTP.
+"""The one mail function: write .eml files to the outbox, or send by SMTP; and the mail texts.
 
 `deliver` never raises: mail that cannot be sent now is queued in `mail_queue`
 and retried with backoff by `flask --app eo_cc send-mail` (cron, every 5 minutes).
+`render` fills a plain-text template from templates/mail/.
 """
 import logging
 import os
@@ -13,10 +14,14 @@ from email.header import Header
 from email.message import EmailMessage
 from email.mime.text import MIMEText
 from email.utils import formatdate, make_msgid
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import clock
 from .crypto import Box
 from .db import instance_file, rows
+from .resources import TEMPLATE_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +29,16 @@ SMTP_TIMEOUT = 10
 MAX_ATTEMPTS = 8
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_RETRY = timedelta(hours=6)
+
+
+_templates = Environment(loader=FileSystemLoader(str(TEMPLATE_FOLDER / "mail")),
+                         autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
+                         trim_blocks=True, lstrip_blocks=True)
+
+
+def render(template, **context):
+    """Render one plain-text mail template."""
+    return _templates.get_template(template).render(**context)
 
 
 class MailError(Exception):
@@ -93,10 +108,24 @@ def send_mail(config, to, subject, body):
 
 
 def _write_eml(folder, message):
-    os.makedirs(folder, exist_ok=True)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
     name = f"{clock.now():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}.eml"
-    with open(os.path.join(folder, name), "wb") as f:
+    # Private: a mail can hold a personal ballot link or a voter's password.
+    fd = os.open(os.path.join(folder, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
         f.write(message.as_bytes())
+
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def warn_about_a_demo_outbox(app):
+    """The file outbox is for the demo and tests: say so when the site looks public."""
+    host = urlsplit(app.config["BASE_URL"]).hostname or ""
+    if app.config["MAIL_BACKEND"] == "file" and host not in LOCAL_HOSTS:
+        app.logger.warning(
+            "MAIL_BACKEND is 'file': mail to voters is written to %s and never sent. The file outbox "
+            "is a demo backend; set MAIL_BACKEND = 'smtp' for %s.", outbox_path(app.config), host)
 
 
 def _send_smtp(config, message):

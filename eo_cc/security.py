@@ -3,6 +3,7 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -38,6 +39,9 @@ def add_security_headers(response):
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    if request.endpoint != "static" and current_user.is_authenticated:
+        # An admin's pages show voters' names, emails and who voted: no copy in any cache.
+        response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 

@@ -1,4 +1,9 @@
-"""Slow down guessing: count failed sign-ins per key and lock the key for a while."""
+"""Slow down guessing: count each sign-in attempt per key before its password is checked.
+
+Counting first, in one transaction, means guesses sent all at once cannot all be checked
+before any of them is counted: at most `max_failures` attempts are checked per window,
+however many arrive together. A right password then takes its own attempt back.
+"""
 from datetime import timedelta
 
 from . import clock
@@ -11,32 +16,45 @@ WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 
 
-def is_locked(db, key):
-    """True while key is locked out after too many failures."""
-    row = one(db, "SELECT locked_until FROM throttles WHERE key = ?", [key])
-    return bool(row and row["locked_until"] and clock.parse(row["locked_until"]) > clock.now())
+def attempt(db, key, max_failures=MAX_FAILURES, now=None):
+    """Count one attempt on key; True when it may be checked, False while the key is locked.
 
-
-def record_failure(db, key, max_failures=MAX_FAILURES):
-    """Count one failure; lock the key once it reaches max_failures within WINDOW.
-
-    One statement, so guesses sent in parallel cannot read the same count and each write
-    count + 1 (which would let a burst of guesses through as one failure).
+    The attempt that reaches max_failures is still checked, and locks the key if it fails.
     """
-    now = clock.now()
-    stale = "throttles.first_failure_at < :window_start"
-    count = f"CASE WHEN {stale} THEN 1 ELSE throttles.failures + 1 END"
-    db.execute(f"""
-        INSERT INTO throttles (key, failures, first_failure_at, locked_until)
-        VALUES (:key, 1, :now, CASE WHEN :max <= 1 THEN :until END)
-        ON CONFLICT (key) DO UPDATE SET
-            failures = {count},
-            first_failure_at = CASE WHEN {stale} THEN :now ELSE throttles.first_failure_at END,
-            locked_until = CASE WHEN {count} >= :max THEN :until
-                                WHEN {stale} THEN NULL ELSE throttles.locked_until END""",
-               {"key": key, "now": clock.iso(now), "window_start": clock.iso(now - WINDOW),
-                "max": max_failures, "until": clock.iso(now + LOCKOUT)})
+    now = now or clock.now()
+    with db.atomic():
+        row = one(db, "SELECT * FROM throttles WHERE key = ?", [key])
+        if row and row["locked_until"] and clock.parse(row["locked_until"]) > now:
+            return False
+        if row is None or clock.parse(row["first_failure_at"]) < now - WINDOW:
+            failures, first = 1, clock.iso(now)
+        else:
+            failures, first = row["failures"] + 1, row["first_failure_at"]
+        db.execute("INSERT OR REPLACE INTO throttles (key, failures, first_failure_at, locked_until) "
+                   "VALUES (?, ?, ?, ?)", [key, failures, first,
+                                           clock.iso(now + LOCKOUT) if failures >= max_failures else None])
+    return True
+
+
+def attempt_all(db, keys_and_limits, now=None):
+    """Count the attempt on every key (never fewer); True when none of them is locked."""
+    allowed = [attempt(db, key, limit, now) for key, limit in keys_and_limits]
+    return all(allowed)
 
 
 def clear(db, key):
+    """The right password: forget every failure on this key."""
     db.execute("DELETE FROM throttles WHERE key = ?", [key])
+
+
+def forgive(db, key):
+    """The right password on a shared key (an address): take back only this attempt."""
+    db.execute("UPDATE throttles SET failures = max(failures - 1, 0) WHERE key = ? AND locked_until IS NULL",
+               [key])
+
+
+def is_locked(db, key, now=None):
+    """True while key is locked out after too many failures."""
+    row = one(db, "SELECT locked_until FROM throttles WHERE key = ?", [key])
+    now = now or clock.now()
+    return bool(row and row["locked_until"] and clock.parse(row["locked_until"]) > now)

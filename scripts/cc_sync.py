@@ -11,7 +11,8 @@ import sys
 
 from eo_cc import create_app
 from eo_cc.cc.sync import run_sync
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 
 
 def parse_args(argv=None):

@@ -15,7 +15,8 @@ from cc_sandbox import demo
 from cc_sandbox import server as sandbox_server
 from cc_sandbox import store as sandbox_store
 from eo_cc import create_app
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 
 SANDBOX_DB = "cc_sandbox.sqlite"
 

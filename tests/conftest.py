@@ -2,7 +2,8 @@
 import pytest
 
 from eo_cc import create_app
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 
 from .factories import ADMIN_PASSWORD, make_admin, organisation_of
 

@@ -2,6 +2,8 @@ import os
 import re
 import stat
 
+import pytest
+
 from eo_cc import DEFAULTS, create_app
 
 from . import ROOT
@@ -78,3 +80,53 @@ def test_every_setting_the_code_reads_has_a_default_and_a_line_in_the_readme():
     undocumented = {key for key in read - {"SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"}
                     if not any(f"`{key}`" in line for line in table)}
     assert undocumented == set()
+
+
+def file_modes(folder):
+    return {str(path.relative_to(folder)): stat.S_IMODE(path.stat().st_mode) for path in folder.rglob("*")}
+
+
+def test_the_instance_folder_and_every_file_in_it_are_private(tmp_path, monkeypatch):
+    """Made by the site and cron as they run: folder 700, files 600 (database, WAL, shm,
+    outbox, secret, locks, pace, log)."""
+    from eo_cc.cc.budget import sync_lock
+    from eo_cc.cc.pace import api_pace
+    from eo_cc.cc.sync import sync_lock_path
+    from eo_cc.db import connect
+    from eo_cc.mail import send_mail
+    from eo_cc.migrations import migrate
+
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(instance))
+    app = create_app()
+    db = connect(app.config["DATABASE"])
+    migrate(db)
+    db["admins"].count  # the -wal and -shm exist while a connection is open
+    send_mail(app.config, "voter@example.org", "A mail", "with a ballot link")
+    with sync_lock(sync_lock_path(app.config)):
+        api_pace(app.config).wait()
+    modes = file_modes(instance)
+    db.close()
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert {"eo_cc.sqlite", "eo_cc.sqlite-wal", "eo_cc.sqlite-shm", "secret_key", "cc_sync.lock",
+            "cc_pace_v3"} <= set(modes)
+    assert any(name.startswith("outbox/") and name.endswith(".eml") for name in modes)
+    assert {name: mode for name, mode in modes.items() if mode != (0o700 if name == "outbox" else 0o600)} == {}
+
+
+def test_an_existing_open_instance_folder_is_made_private(tmp_path, monkeypatch):
+    instance = tmp_path / "instance"
+    instance.mkdir(mode=0o755)
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(instance))
+    create_app({"SECRET_KEY": "s"})
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("base_url, backend, warned", [
+    ("https://vote.example.org", "file", True), ("http://127.0.0.1:5000", "file", False),
+    ("https://vote.example.org", "smtp", False)])
+def test_the_file_outbox_on_a_public_site_is_called_a_demo_backend(tmp_path, monkeypatch, caplog,
+                                                                   base_url, backend, warned):
+    monkeypatch.setenv("EO_CC_INSTANCE_PATH", str(tmp_path))
+    create_app({"SECRET_KEY": "s", "BASE_URL": base_url, "MAIL_BACKEND": backend})
+    assert ("demo backend" in caplog.text) is warned

@@ -4,7 +4,8 @@ import threading
 import pytest
 
 from eo_cc import create_app
-from eo_cc.db import connect, get_db, migrate
+from eo_cc.db import connect, get_db
+from eo_cc.migrations import migrate
 
 
 def request_db(app):

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from eo_cc import clock
 
 from .cc.fake_cc import LIST_ID
-from .factories import ADMIN_PASSWORD, make_election, make_voters, organisation_of
+from .factories import ADMIN_PASSWORD, make_election, make_voters, organisation_of, put_ballot
 from .test_hostile_input import IMG, MARKERS, SCRIPT, csv_file, fill, is_voter_route, sign_in_voter, world  # noqa: F401
 
 # --- markup that is stored comes back as text ---
@@ -195,8 +195,7 @@ def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, re
                                    "has_voted": 1})
     choice = db.execute("SELECT MIN(c.id) FROM choices c JOIN questions q ON q.id = c.question_id "
                         "WHERE q.election_id = ?", [election_id]).fetchone()[0]
-    db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES ('ABCDEFGHJKLM', ?)", [election_id])
-    db.execute("INSERT INTO ballot_selections (receipt_code, choice_id) VALUES ('ABCDEFGHJKLM', ?)", [choice])
+    put_ballot(db, election_id, [choice], receipt="ABCDEFGHJKLM")
     now = clock.iso()
     db["cc_removals"].insert({"election_id": election_id, "email": "=1+1@example.org",
                               "state": "not_in_list", "queued_at": now, "updated_at": now})

@@ -1,17 +1,19 @@
-"""m110_organisations on a database made by the schema before it: every row survives.
+"""Migrations keep every row: each is tried on a database made by the schema before it.
 
-The database is built by the migrations released before organisations, filled the way
-that schema was used (admins, their elections, voters, ballots, a connection, removals,
-the audit log), then upgraded; each table is compared row by row.
+For m110_organisations the database is built by the migrations released before it, filled
+the way that schema was used (admins, their elections, voters, ballots, a connection,
+removals, the audit log), then upgraded; each table is compared row by row.
 """
 import pytest
 
-from eo_cc.db import connect, rows
+from eo_cc.db import connect, one, rows
+from eo_cc.elections.tally import vote_counts
 from eo_cc.migrations import migrations
 
 TODAY = "2026-03-01T09:00:00+00:00"
 # Tables m110 does not touch: they must come out exactly as they went in.
-UNTOUCHED = ("admins", "questions", "choices", "reminders", "voters", "ballots", "ballot_selections",
+UNTOUCHED = ("admins", "questions", "choices", "reminders", "voters", "receipts", "ballots",
+             "ballot_selections", "ballot_box", "result_snapshots", "signups",
              "mail_queue", "cc_removals", "cc_activities", "cc_contacts", "cc_request_counts",
              "sync_runs", "sync_run_elections", "cc_list_sizes", "throttles")
 
@@ -44,9 +46,10 @@ def fill_the_old_schema(db):
             db.execute("INSERT INTO voters (election_id, voter_code, email, password_encrypted, has_voted, "
                        "created_at) VALUES (?, ?, ?, 'sealed', ?, ?)",
                        [election_id, f"V{n}", f"v{n}-{election_id}@example.org", int(n == 1), TODAY])
-        receipt = f"RECEIPT{election_id}"
-        db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES (?, ?)", [receipt, election_id])
-        db.execute("INSERT INTO ballot_selections (receipt_code, choice_id) VALUES (?, ?)", [receipt, choice_id])
+        db.execute("INSERT INTO receipts (election_id, code) VALUES (?, ?)", [election_id, f"RECEIPT{election_id}"])
+        db.execute("INSERT INTO ballots (election_id, ballot_id) VALUES (?, ?)", [election_id, f"b{election_id}"])
+        db.execute("INSERT INTO ballot_selections (election_id, ballot_id, choice_id) VALUES (?, ?, ?)",
+                   [election_id, f"b{election_id}", choice_id])
         db.execute("INSERT INTO cc_removals (election_id, email, state, queued_at, updated_at) "
                    "VALUES (?, ?, 'queued', ?, ?)", [election_id, f"v1-{election_id}@example.org", TODAY, TODAY])
         db.execute("INSERT INTO reminders (election_id, send_at) VALUES (?, ?)", [election_id, TODAY])
@@ -150,3 +153,33 @@ def test_running_the_migrations_again_changes_nothing(old_db):
     after = {name: table(old_db, name) for name in old_db.table_names()}
     migrations.apply(old_db)
     assert {name: table(old_db, name) for name in old_db.table_names()} == after
+
+
+# --- m070: receipts apart from ballots ------------------------------------------------------
+
+def test_receipts_part_from_ballots_and_every_vote_is_kept(tmp_path):
+    db = connect(tmp_path / "older.sqlite")
+    migrations.apply(db, stop_before="m070_receipts_apart_from_ballots")
+    db.execute("INSERT INTO admins (id, name, email, password_hash, session_token, created_at) "
+               "VALUES (1, 'Ada', 'ada@example.org', 'hash', 's', ?)", [TODAY])
+    db.execute("INSERT INTO elections (id, admin_id, slug, title, created_at, updated_at) "
+               "VALUES (1, 1, 'slug', 'Board', ?, ?)", [TODAY, TODAY])
+    db.execute("INSERT INTO questions (id, election_id, position, prompt) VALUES (1, 1, 0, 'Chair?')")
+    choices = [db.execute("INSERT INTO choices (question_id, position, label) VALUES (1, ?, ?)",
+                          [n, f"C{n}"]).lastrowid for n in range(5)]
+    old = [("RECEIPTAAAAA", [choices[0], choices[2]]), ("RECEIPTBBBBB", [choices[1]]),
+           ("RECEIPTCCCCC", [choices[0], choices[3], choices[4]])]
+    for receipt, picked in old:
+        db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES (?, 1)", [receipt])
+        for choice in picked:
+            db.execute("INSERT INTO ballot_selections (receipt_code, choice_id) VALUES (?, ?)", [receipt, choice])
+
+    migrations.apply(db)
+
+    assert [r["code"] for r in rows(db, "SELECT code FROM receipts ORDER BY code")] == [r for r, _ in old]
+    assert one(db, "SELECT count(*) AS n FROM ballots")["n"] == 3
+    assert vote_counts(db, 1) == {choices[0]: 2, choices[1]: 1, choices[2]: 1, choices[3]: 1, choices[4]: 1}
+    ballot_ids = {r["ballot_id"] for r in rows(db, "SELECT ballot_id FROM ballots")}
+    assert not ballot_ids & {r for r, _ in old}      # new keys: a receipt leads to no ballot
+    assert one(db, "SELECT unmixed FROM ballot_box")["unmixed"] == 0
+    db.close()

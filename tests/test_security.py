@@ -9,13 +9,21 @@ import re
 import pytest
 
 from eo_cc import create_app
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 from eo_cc.organisations import invitations
 from eo_cc.organisations.access import PUBLIC, ROLES, SIGNED_IN
 from eo_cc.organisations.members import ROLE_NAMES
 
-from .factories import (ADMIN_PASSWORD, database_bytes, make_admin, make_election, make_member,
-                        make_voters, organisation_of)
+from .factories import (
+    ADMIN_PASSWORD,
+    database_bytes,
+    make_admin,
+    make_election,
+    make_member,
+    make_voters,
+    organisation_of,
+)
 
 MEMBERS = ("owner", "admin", "observer")
 VISITORS = (*MEMBERS, "outsider")
@@ -274,3 +282,14 @@ def test_database_holds_no_voter_password_or_invitation_token_in_plaintext(app, 
     for n in (1, 2, 3):
         assert f"pw-{n}".encode() not in data
     assert world["invitation_token"].encode() not in data
+
+
+@pytest.mark.parametrize("role", MEMBERS)
+def test_every_page_a_member_sees_is_never_cached(app, client, world, role):
+    """An admin's pages show voters' names, emails and who voted: no browser or proxy keeps them."""
+    login(client, EMAILS[role])
+    allowed = rules_where(app, lambda entry: entry == SIGNED_IN or (is_role_set(entry) and role in entry))
+    for rule in allowed:
+        if "GET" in rule.methods and rule.endpoint != "static":
+            response = client.get(fill(rule, world))
+            assert response.headers.get("Cache-Control") == "no-store", rule.rule

@@ -1,48 +1,79 @@
-"""Failed sign-ins are counted per key, also when many arrive at the same moment."""
+"""Sign-in attempts are counted per key before the password is checked, also all at once."""
 import threading
-import time
 from datetime import timedelta
 
 from eo_cc import clock, throttle
 from eo_cc.db import connect, immediate, one
+from eo_cc.voting import views as voting_views
 
 from .factories import make_election, make_voters
 
 BURST = 12
 
 
-def test_failures_lock_the_key_at_the_limit(db):
-    for _ in range(throttle.MAX_FAILURES - 1):
-        throttle.record_failure(db, "k")
-    assert not throttle.is_locked(db, "k")
-    throttle.record_failure(db, "k")
+def test_the_fifth_attempt_is_still_checked_and_the_sixth_is_not(db):
+    assert all(throttle.attempt(db, "k") for _ in range(throttle.MAX_FAILURES))
     assert throttle.is_locked(db, "k")
+    assert throttle.attempt(db, "k") is False
 
 
-def test_a_failure_after_the_window_starts_counting_again(db):
+def test_a_right_password_takes_the_failures_back(db):
+    for _ in range(throttle.MAX_FAILURES - 1):
+        throttle.attempt(db, "k")
+    throttle.clear(db, "k")
+    assert all(throttle.attempt(db, "k") for _ in range(throttle.MAX_FAILURES))
+
+
+def test_forgive_takes_back_one_attempt_on_a_shared_key(db):
+    for _ in range(3):
+        throttle.attempt(db, "office", throttle.MAX_FAILURES_PER_ADDRESS)
+    throttle.forgive(db, "office")
+    assert one(db, "SELECT failures FROM throttles WHERE key = 'office'")["failures"] == 2
+
+
+def test_an_attempt_after_the_window_starts_counting_again(db):
     old = clock.iso(clock.now() - throttle.WINDOW - timedelta(minutes=1))
     db["throttles"].insert({"key": "k", "failures": 4, "first_failure_at": old, "locked_until": None})
-    throttle.record_failure(db, "k")
+    assert throttle.attempt(db, "k")
     row = one(db, "SELECT * FROM throttles WHERE key = 'k'")
     assert row["failures"] == 1 and row["first_failure_at"] > old and not throttle.is_locked(db, "k")
 
 
-def test_a_burst_of_parallel_wrong_passwords_is_counted_in_full_and_locks_the_voter(app, db, admin):
-    """Guesses sent all at once must not overwrite each other's count (read, then write, lost)."""
+def test_a_lock_holds_until_it_ends_even_when_the_window_has_passed(db):
+    now = clock.now()
+    for _ in range(throttle.MAX_FAILURES):
+        throttle.attempt(db, "k", now=now)
+    assert throttle.attempt(db, "k", now=now + throttle.LOCKOUT - timedelta(seconds=1)) is False
+    assert throttle.attempt(db, "k", now=now + throttle.LOCKOUT + timedelta(seconds=1)) is True
+
+
+def test_a_burst_of_parallel_wrong_passwords_gets_only_five_checked_and_locks_the_voter(app, db, admin,
+                                                                                      monkeypatch):
+    """Guesses queued behind a held write lock arrive together: each is counted before its
+    password is checked, so at most MAX_FAILURES of them are checked."""
     election_id = make_election(db, admin)
     make_voters(db, election_id, count=1, secret_key=app.config["SECRET_KEY"])
     slug = db["elections"].get(election_id)["slug"]
-    # Hold the write lock while the guesses arrive, so they all read the count before any writes it.
-    locked, release = threading.Event(), threading.Event()
+    checked, lock = [], threading.Lock()
+    real = voting_views.check_password
+
+    def counting(voter, typed):
+        with lock:
+            checked.append(typed)
+        return real(voter, typed)
+
+    monkeypatch.setattr(voting_views, "check_password", counting)
+    locked, release, start = threading.Event(), threading.Event(), threading.Barrier(BURST + 1)
 
     def hold_lock():
         holder = connect(app.config["DATABASE"])
         with immediate(holder):
             locked.set()
-            release.wait(5)
+            release.wait(10)
         holder.close()
 
     def guess(n):
+        start.wait()
         app.test_client().post(f"/vote/{slug}", data={"voter_id": "V0001", "password": f"wrong-{n}"})
 
     holder = threading.Thread(target=hold_lock)
@@ -51,10 +82,9 @@ def test_a_burst_of_parallel_wrong_passwords_is_counted_in_full_and_locks_the_vo
     guesses = [threading.Thread(target=guess, args=(n,)) for n in range(BURST)]
     for thread in guesses:
         thread.start()
-    time.sleep(1)
+    start.wait()
     release.set()
     for thread in [holder, *guesses]:
         thread.join(30)
-    row = one(db, "SELECT * FROM throttles WHERE key = ?", [f"voter:{slug}:v0001"])
-    assert row["failures"] == BURST
+    assert len(checked) == throttle.MAX_FAILURES
     assert throttle.is_locked(db, f"voter:{slug}:v0001")

@@ -39,6 +39,33 @@ def client_settings(config):
             "default_timeout": TIMEOUT}
 
 
+def check_token_response(response):
+    """A token endpoint answer that is no token is an error, whatever its body looks like.
+
+    Authlib takes any JSON object without an "error" key for a token, so a 429 with another
+    body would be stored as one. Busy (429, 5xx): requests.HTTPError; no access token:
+    OAuthError. An OAuth error body ({"error": ...}) goes on to Authlib as before.
+    """
+    if response.status_code == 429 or response.status_code >= 500:
+        response.raise_for_status()
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not ("error" in body or "access_token" in body):
+        if response.status_code >= 400:
+            response.raise_for_status()
+        raise OAuthError(error="invalid_token_response",
+                         description="Constant Contact's answer held no access token")
+    return response
+
+
+def token_compliance_fix(session):
+    """Authlib's hook for every session that talks to the token endpoint."""
+    for hook in ("access_token_response", "refresh_token_response"):
+        session.register_compliance_hook(hook, check_token_response)
+
+
 def save_token(db, secret_key, organisation_id, token, account_name=None):
     """Store (insert or replace) an organisation's token, encrypted; clears needs_grant."""
     box = Box(secret_key, BOX_PURPOSE)
@@ -141,6 +168,7 @@ class ConnectionSession(OAuth2Session):
         super().__init__(**client_settings(config), token=token,
                          token_endpoint=config["CC_ACCESS_TOKEN_URL"],
                          update_token=self._store_token, leeway=REFRESH_LEEWAY_SECONDS)
+        token_compliance_fix(self)
 
     def request(self, method, url, withhold_token=False, auth=None, **kwargs):
         try:

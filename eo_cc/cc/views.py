@@ -34,6 +34,19 @@ log = logging.getLogger(__name__)
 
 CC_LISTS_PAGE = "https://app.constantcontact.com/pages/contacts/ui#lists"
 GRANT_ELECTION_KEY = "cc_grant_election_id"
+BUSY = ("Constant Contact was busy and did not finish the connection; nothing changed. "
+        "Click Grant access again.")
+NOT_GRANTED = "Constant Contact did not grant access; nothing changed. Please click Grant access again."
+# What CC's sign-in may say on its way back (RFC 6749 4.1.2.1), in our words.
+GRANT_ERRORS = {
+    "access_denied": ("You did not grant access; nothing changed.", "info"),
+    "server_error": (BUSY, "error"),
+    "temporarily_unavailable": (BUSY, "error"),
+    "invalid_scope": ("Constant Contact would not grant the access eo_cc asks for; nothing changed. "
+                      "Please ask the account owner to grant access.", "error"),
+    "unauthorized_client": ("Constant Contact does not accept this eo_cc server (check CC_CLIENT_ID and "
+                            "the redirect URI); nothing changed.", "error"),
+}
 
 
 def init_app(app):
@@ -50,7 +63,8 @@ def init_app(app):
         client_kwargs["code_challenge_method"] = "S256"
     OAuth(app).register("cc", **settings, authorize_url=app.config["CC_AUTHORIZE_URL"],
                         access_token_url=app.config["CC_ACCESS_TOKEN_URL"],
-                        api_base_url=app.config["CC_API_BASE_URL"], client_kwargs=client_kwargs)
+                        api_base_url=app.config["CC_API_BASE_URL"], client_kwargs=client_kwargs,
+                        compliance_fix=tokens.token_compliance_fix)
 
 
 def cc_oauth():
@@ -130,11 +144,8 @@ def callback():
     back = (url_for("cc.settings", election_id=election["id"]) if election
             else url_for("elections.list_elections"))
     error = request.args.get("error")
-    if error:
-        if error == "access_denied":
-            flash("You did not grant access; nothing changed.", "info")
-        else:
-            flash(f"Constant Contact did not grant access ({error}); nothing changed.", "error")
+    if error:  # never shown as given: anyone can put any text in this link
+        flash(*GRANT_ERRORS.get(error, (NOT_GRANTED, "error")))
         return redirect(back)
     if election is None:
         flash(GRANT_NOT_STARTED_HERE, "error")
@@ -170,8 +181,10 @@ def exchange_code():
         flash(GRANT_NOT_STARTED_HERE, "error")
     except OAuthError as error:
         log.warning("CC token exchange refused: %s", error)
-        flash(f"Constant Contact refused the grant ({error.error or 'unknown error'}); nothing changed. "
-              "Please click Grant access again.", "error")
+        flash(NOT_GRANTED, "error")
+    except requests.HTTPError as error:
+        log.warning("CC token exchange failed: %s", error)
+        flash(BUSY, "error")
     except requests.RequestException as error:
         log.warning("CC token exchange failed: %s", error)
         flash("Could not reach Constant Contact to finish the grant; nothing changed. "

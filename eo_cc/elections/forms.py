@@ -4,6 +4,7 @@ from wtforms import BooleanField, DateTimeLocalField, IntegerField, StringField,
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .. import clock
+from ..text import no_unsafe_characters
 
 MINUTE_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 ABSTAIN = "Abstain"
@@ -22,10 +23,24 @@ def single_line(value):
     return " ".join(value.split()) if isinstance(value, str) else value
 
 
+class WholeNumberField(IntegerField):
+    """An IntegerField that refuses an absurdly long number with a message, not an OverflowError."""
+
+    MAX_DIGITS = 9
+
+    def process_formdata(self, valuelist):
+        if valuelist and len(valuelist[0].strip().lstrip("+-")) > self.MAX_DIGITS:
+            self.data = None
+            raise ValueError("That number is far too large.")
+        super().process_formdata(valuelist)
+
+
 class ElectionForm(FlaskForm):
     # DataRequired, not InputRequired: a title of only spaces is no title.
-    title = StringField("Title", validators=[DataRequired(), Length(max=200)], filters=[single_line])
-    description = TextAreaField("Description", default="", validators=[Length(max=5000)],
+    title = StringField("Title", validators=[DataRequired(), Length(max=200), no_unsafe_characters],
+                        filters=[single_line])
+    description = TextAreaField("Description", default="",
+                                validators=[Length(max=5000), no_unsafe_characters],
                                 description="Shown to voters above the ballot.")
     opens_at = DateTimeLocalField("Voting opens", format=MINUTE_FORMATS, validators=[Optional()],
                                   description="Leave empty to open voting yourself.")
@@ -74,10 +89,10 @@ def parse_choices(text):
 
 
 class QuestionForm(FlaskForm):
-    prompt = TextAreaField("Question", validators=[DataRequired(), Length(max=1000)])
-    choices = TextAreaField("Choices", validators=[InputRequired()],
+    prompt = TextAreaField("Question", validators=[DataRequired(), Length(max=1000), no_unsafe_characters])
+    choices = TextAreaField("Choices", validators=[InputRequired(), no_unsafe_characters],
                             description="One choice per line, at least two.")
-    max_choices = IntegerField("Voters may pick up to", default=1,
+    max_choices = WholeNumberField("Voters may pick up to", default=1,
                                validators=[InputRequired(), NumberRange(min=1, max=100)],
                                description="1 means a single choice.")
     has_abstain = BooleanField("Offer an explicit Abstain choice",
@@ -109,6 +124,12 @@ class SettingsForm(FlaskForm):
     has_announcement_email = BooleanField("Send the announcement email from eo_cc")
     has_reminder_emails = BooleanField("Send reminder emails from eo_cc")
     has_live_results = BooleanField("Show live results while voting is open")
+    results_step = WholeNumberField(
+        "Live results move in steps of", default=10,
+        validators=[InputRequired(), NumberRange(min=5, max=100_000,
+                                                 message="Choose a step of at least 5 ballots.")],
+        description="ballots. A new snapshot of the live results comes once this many more ballots "
+                    "are in, so no snapshot tells anything about fewer voters than that.")
     reminder_at = DateTimeLocalField("Add a reminder at", format=MINUTE_FORMATS, validators=[Optional()],
                                      description="Voters who have not voted yet get a reminder then.")
 

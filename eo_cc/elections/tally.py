@@ -1,9 +1,13 @@
 """Counting votes and turnout, without Flask (the CLI and tests use it too).
 
-Counts come from `ballot_selections` joined to choices and questions; ballots
-carry no link to voters. Turnout over time comes from `voters.voted_at` only,
-because ballots have no time at all.
+Counts come from `ballot_selections`; ballots carry no link to voters. Turnout over time
+comes from `voters.voted_at` only, because ballots have no time at all. While voting is
+open, admins see results only as snapshots, taken every `results_step` (k) ballots and
+shown once k more are in, so that diffing two of them, or the last one and the final
+count, against the list of who voted in between never narrows a choice down to fewer
+than k voters.
 """
+import json
 from datetime import timedelta
 
 from .. import clock
@@ -27,26 +31,62 @@ def percent(part, whole):
     return round(100 * part / whole, 1) if whole else 0.0
 
 
-def tally(db, election_id):
-    """The questions in ballot order, each with its choices, votes and percent of ballots cast."""
-    ballots = ballots_cast(db, election_id)
+def vote_counts(db, election_id):
+    """{choice id: votes} over every ballot in the box."""
+    return dict(db.execute("SELECT choice_id, COUNT(*) FROM ballot_selections WHERE election_id = ? "
+                           "GROUP BY choice_id", [election_id]).fetchall())
+
+
+def tally(db, election_id, counted=None):
+    """The questions in ballot order, each with its choices, votes and percent of ballots.
+
+    counted: (ballots, {choice id: votes}) to show, e.g. a live snapshot; default: the box now.
+    """
+    ballots, votes = counted or (ballots_cast(db, election_id), vote_counts(db, election_id))
     questions = {}
     for row in rows(db, """
-            SELECT q.id AS question_id, q.prompt, q.max_choices,
-                   c.id, c.label, c.is_abstain, COUNT(s.receipt_code) AS votes
-            FROM questions q
-            JOIN choices c ON c.question_id = q.id
-            LEFT JOIN ballot_selections s ON s.choice_id = c.id
-            WHERE q.election_id = ?
-            GROUP BY c.id
-            ORDER BY q.position, q.id, c.position, c.id""", [election_id]):
+            SELECT q.id AS question_id, q.prompt, q.max_choices, c.id, c.label, c.is_abstain
+            FROM questions q JOIN choices c ON c.question_id = q.id
+            WHERE q.election_id = ? ORDER BY q.position, q.id, c.position, c.id""", [election_id]):
         question = questions.setdefault(row["question_id"], {
             "id": row["question_id"], "prompt": row["prompt"], "max_choices": row["max_choices"],
             "ballots": ballots, "choices": []})
-        question["choices"].append({
-            "id": row["id"], "label": row["label"], "is_abstain": row["is_abstain"],
-            "votes": row["votes"], "percent": percent(row["votes"], ballots)})
+        count = votes.get(row["id"], 0)
+        question["choices"].append({"id": row["id"], "label": row["label"], "is_abstain": row["is_abstain"],
+                                    "votes": count, "percent": percent(count, ballots)})
     return list(questions.values())
+
+
+def take_snapshot_if_due(db, election, now=None):
+    """Inside a cast's transaction: keep the live results of this moment once k more ballots
+    are in than at the last snapshot (only for elections that show live results)."""
+    if not election["has_live_results"]:
+        return
+    cast = ballots_cast(db, election["id"])
+    last = one(db, "SELECT MAX(ballots) AS n FROM result_snapshots WHERE election_id = ?",
+               [election["id"]])["n"] or 0
+    if cast >= last + election["results_step"]:
+        db["result_snapshots"].insert({"election_id": election["id"], "ballots": cast,
+                                       "votes": json.dumps(vote_counts(db, election["id"])),
+                                       "taken_at": clock.iso(now)})
+
+
+def shown_snapshot(db, election):
+    """The live results an admin may see: the newest snapshot with at least k ballots cast
+    after it, {"ballots", "votes", "taken_at", "next_at"}; ballots 0 before there is one.
+
+    Holding each snapshot back until k more ballots are in means the final count, too, is
+    at least k ballots away from the last snapshot an admin saw.
+    """
+    step, cast = election["results_step"], ballots_cast(db, election["id"])
+    stored = rows(db, "SELECT ballots, votes, taken_at FROM result_snapshots WHERE election_id = ? "
+                      "ORDER BY ballots", [election["id"]])
+    shown = [s for s in stored if s["ballots"] <= cast - step]
+    snapshot = shown[-1] if shown else {"ballots": 0, "votes": "{}", "taken_at": None}
+    later = [s["ballots"] for s in stored if s["ballots"] > snapshot["ballots"]]
+    next_taken = later[0] if later else (stored[-1]["ballots"] if stored else 0) + step
+    return {"ballots": snapshot["ballots"], "taken_at": snapshot["taken_at"], "next_at": next_taken + step,
+            "votes": {int(choice): count for choice, count in json.loads(snapshot["votes"]).items()}}
 
 
 def csv_rows(questions):

@@ -11,7 +11,7 @@ from .. import clock, crypto
 from ..db import get_db, one, rows
 from ..organisations import access, members
 from ..organisations.forms import OrganisationForm, SwitchForm
-from ..voting import notices
+from ..voting import ballot_box, notices
 from . import audit, voting_window
 from .forms import ElectionForm, SettingsForm
 from .tally import turnout
@@ -199,17 +199,20 @@ def close_voting(election_id):
         return to_election(election_id)
     now = clock.iso()
     closes_at = min(election["closes_at"], now) if election["closes_at"] else now
-    get_db()["elections"].update(election_id, {"state": "closed", "closes_at": closes_at,
-                                               "updated_at": now})
+    db = get_db()
+    db["elections"].update(election_id, {"state": "closed", "closes_at": closes_at, "updated_at": now})
     record(election_id, "closed voting")
+    ballot_box.mix(db)  # the final ballot box keeps no order on disk from here on
     flash("Voting is closed. The results are final.", "success")
     return to_election(election_id)
 
 
+SWITCHES = ("has_announcement_email", "has_reminder_emails", "has_live_results")
+
+
 def _settings_form(election):
     return SettingsForm(current_user.timezone, closes_at=election["closes_at"], data={
-        name: bool(election[name])
-        for name in ("has_announcement_email", "has_reminder_emails", "has_live_results")})
+        **{name: bool(election[name]) for name in SWITCHES}, "results_step": election["results_step"]})
 
 
 @bp.route("/<int:election_id>/settings", methods=["GET", "POST"])
@@ -219,8 +222,8 @@ def settings(election_id):
     form = _settings_form(election)
     db = get_db()
     if form.validate_on_submit():
-        values = {name: int(form[name].data)
-                  for name in ("has_announcement_email", "has_reminder_emails", "has_live_results")}
+        values = {**{name: int(form[name].data) for name in SWITCHES},
+                  "results_step": form.results_step.data}
         changes = _changes(election, values, form)
         with db.atomic():
             if changes:

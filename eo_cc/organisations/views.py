@@ -3,8 +3,7 @@
 Who may use each route is in access.ROLES; these views only act within the organisation
 in the URL (or the admin's own memberships), so ids from another organisation are 404s.
 """
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, session,
-                   url_for)
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_required, login_user
 from flask_wtf import FlaskForm
 

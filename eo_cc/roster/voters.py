@@ -15,6 +15,7 @@ from .. import clock
 from ..crypto import Box, random_codes
 from ..db import immediate, one, rows
 from ..elections import voting_window
+from ..text import unsafe_character
 
 MAX_ROWS = 100_000
 COLUMNS = ("email", "name", "voter_id", "password")
@@ -235,6 +236,8 @@ def _field_problem(column, value):
         return f"The {label} is longer than {MAX_LENGTHS[column]} characters."
     if _CONTROL.search(value):
         return f"The {label} contains a control character."
+    if problem := unsafe_character(value):
+        return f"The {label} contains {problem}, which eo_cc does not accept."
     if column == "email":
         return email_problem(value)
     return None

@@ -1,17 +1,21 @@
 """The ballot box: cast one secret ballot per voter, in one transaction.
 
-Flask-free so tests and scripts can drive it directly. A ballot row has a
-random receipt code and the election id, nothing else: no voter, no time, no
-rowid. The same transaction marks the voter as voted and queues the voter's
-email in `cc_removals`, the outbox that the Constant Contact sync consumes.
+Flask-free so tests and scripts can drive it directly. A cast writes three unrelated
+things: a receipt (a random code, so the voter can check they were counted), a ballot
+(another random key and the election, nothing else: no voter, no time, no rowid) with
+its selections, and the voter's mark. The same transaction queues the voter's email in
+`cc_removals`, the outbox that the Constant Contact sync consumes, and counts the ballot
+as not yet mixed (ballot_box.py rewrites the box so that no cast order survives).
 """
 import re
+import secrets
 
 from .. import clock
 from ..cc import removals
 from ..crypto import random_code
 from ..db import immediate, one, rows
 from ..elections import voting_window
+from ..elections.tally import take_snapshot_if_due
 
 RECEIPT_LENGTH = 12
 
@@ -90,7 +94,7 @@ def ballot_errors(questions, selections):
 
 
 def cast_ballot(db, voter_id, selections, now=None):
-    """Store the voter's ballot and return its receipt code (12 characters, no dashes).
+    """Store the voter's ballot and return the receipt code (12 characters, no dashes).
 
     Raises UnknownVoter, AlreadyVoted, VotingClosed or InvalidBallot; then
     nothing is written. The write lock is taken first, so concurrent casts for
@@ -109,20 +113,27 @@ def cast_ballot(db, voter_id, selections, now=None):
         errors = ballot_errors(load_questions(db, election["id"]), selections)
         if errors:
             raise InvalidBallot(errors)
-        receipt_code = _insert_ballot(db, election["id"], selections)
+        _insert_ballot(db, election["id"], selections)
+        receipt_code = _insert_receipt(db, election["id"])
         _mark_voted(db, voter_id, now)
         removals.queue(db, election["id"], voter["email"], now)
+        db.execute("UPDATE ballot_box SET unmixed = unmixed + 1 WHERE id = 1")
+        take_snapshot_if_due(db, election, now)
     return receipt_code
 
 
 def _insert_ballot(db, election_id, selections):
-    receipt_code = random_code(RECEIPT_LENGTH)
-    db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES (?, ?)",
-               [receipt_code, election_id])
+    ballot_id = secrets.token_hex(16)
+    db.execute("INSERT INTO ballots (election_id, ballot_id) VALUES (?, ?)", [election_id, ballot_id])
     db.conn.executemany(
-        "INSERT INTO ballot_selections (receipt_code, choice_id) VALUES (?, ?)",
-        [(receipt_code, cid) for choice_ids in selections.values() for cid in choice_ids])
-    return receipt_code
+        "INSERT INTO ballot_selections (election_id, ballot_id, choice_id) VALUES (?, ?, ?)",
+        [(election_id, ballot_id, cid) for choice_ids in selections.values() for cid in choice_ids])
+
+
+def _insert_receipt(db, election_id):
+    code = random_code(RECEIPT_LENGTH)
+    db.execute("INSERT INTO receipts (election_id, code) VALUES (?, ?)", [election_id, code])
+    return code
 
 
 def _mark_voted(db, voter_id, now):
@@ -133,5 +144,5 @@ def receipt_in_ballot_box(db, election_id, text):
     """True when the typed receipt code matches a ballot of this election."""
     code = normalise_receipt(text)
     return len(code) == RECEIPT_LENGTH and one(
-        db, "SELECT 1 AS found FROM ballots WHERE receipt_code = ? AND election_id = ?",
-        [code, election_id]) is not None
+        db, "SELECT 1 AS found FROM receipts WHERE election_id = ? AND code = ?",
+        [election_id, code]) is not None

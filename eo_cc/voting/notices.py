@@ -2,32 +2,20 @@
 `send-mail` command that cron runs.
 
 Flask-free apart from that command (cron sends most of this mail): links are built from
-BASE_URL, texts come from templates/mail/. Only the confirmation mail itself carries a
-receipt code; if it cannot be sent now, the queued copy leaves the code out.
+BASE_URL, texts come from templates/mail/.
 """
 from collections import defaultdict
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from .. import clock
 from ..crypto import Box, ballot_link_token
 from ..db import connect, one, rows
 from ..elections import voting_window
-from ..mail import deliver, retry_queued
-from ..resources import TEMPLATE_FOLDER
+from ..mail import deliver, render, retry_queued
 from .ballots import format_receipt
-
-_templates = Environment(loader=FileSystemLoader(str(TEMPLATE_FOLDER / "mail")),
-                         autoescape=False, undefined=StrictUndefined, keep_trailing_newline=True,
-                         trim_blocks=True, lstrip_blocks=True)
-
-
-def render(name, **context):
-    """Render one plain-text mail template."""
-    return _templates.get_template(name).render(**context)
 
 
 def election_url(config, election, base_url=None):
@@ -119,13 +107,12 @@ def send_ballot_link(db, config, election, voter, base_url=None):
 def send_vote_confirmation(db, config, election, voter, receipt_code):
     """Confirm a cast ballot with its receipt code; call only after the ballot is committed.
 
-    If the mail cannot be sent now, the queued copy carries no receipt code:
-    no stored row may pair a voter with a receipt.
+    The receipt proves that a ballot was counted, not what it holds (no stored row leads
+    from a receipt to a ballot), so a queued copy may carry it.
     """
     context = {"election": election, "voter": voter, "election_url": election_url(config, election)}
     return deliver(db, config, voter["email"], f"Your vote in {election['title']} was received",
-                   render("confirmation.txt", receipt=format_receipt(receipt_code), **context),
-                   fallback_body=render("confirmation.txt", receipt=None, **context))
+                   render("confirmation.txt", receipt=format_receipt(receipt_code), **context))
 
 
 def send_due(db, config, now=None):

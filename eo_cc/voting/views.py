@@ -6,7 +6,18 @@ admin login and only reaches the ballot of the election it was opened for.
 import hmac
 from functools import partial
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -15,7 +26,7 @@ from .. import clock, throttle
 from ..crypto import Box, ballot_link_token
 from ..db import connect, get_db, one
 from ..elections import voting_window
-from . import ballots, notices
+from . import ballot_box, ballots, notices
 
 bp = Blueprint("voting", __name__, url_prefix="/vote")
 
@@ -67,7 +78,6 @@ def signed_in_voter(election):
 
 def sign_in(election, voter):
     """Sign this voter in, replacing any earlier voter's session (an admin stays logged in)."""
-    session.pop("receipt", None)
     session["voter"] = {"id": voter["id"], "slug": election["slug"]}
 
 
@@ -100,20 +110,18 @@ def _authenticate(election, form):
     """The voter matching the form, or None after flashing why; throttled per voter id and IP."""
     db = get_db()
     code = form.voter_id.data.strip()
-    keys = [f"voter:{election['slug']}:{code.lower()}", f"voter-ip:{election['slug']}:{request.remote_addr}"]
-    if any(throttle.is_locked(db, key) for key in keys):
+    voter_key = f"voter:{election['slug']}:{code.lower()}"
+    address_key = f"voter-ip:{election['slug']}:{request.remote_addr}"
+    if not throttle.attempt_all(db, [(voter_key, throttle.MAX_FAILURES),
+                                     (address_key, throttle.MAX_FAILURES_PER_ADDRESS)]):
         flash(LOCKED, "error")
         return None
     voter = one(db, "SELECT * FROM voters WHERE election_id = ? AND voter_code = ? COLLATE NOCASE",
                 [election["id"], code])
     if voter and check_password(voter, form.password.data):
-        # Read first: a DELETE would take the write lock, and queue behind casting voters, even
-        # when (almost always) there is no failure to forget.
-        if one(db, "SELECT 1 FROM throttles WHERE key = ?", [keys[0]]):
-            throttle.clear(db, keys[0])
+        throttle.clear(db, voter_key)
+        throttle.forgive(db, address_key)
         return voter
-    throttle.record_failure(db, keys[0])
-    throttle.record_failure(db, keys[1], throttle.MAX_FAILURES_PER_ADDRESS)
     flash("That Voter ID and password do not match. Check the announcement email and try again.",
           "error")
     return None
@@ -166,15 +174,25 @@ def ballot(slug):
 def read_selections(questions):
     """{question id: [choice ids]} from the posted radios/checkboxes (field name q<id>)."""
     def as_id(value):
-        return int(value) if value.isdecimal() else -1  # -1 never matches; "²".isdigit() but no int
+        # -1 never matches: "²".isdigit() but is no int, and int() refuses 4,300+ digits
+        return int(value) if value.isdecimal() and len(value) <= 18 else -1
     return {q["id"]: [as_id(v) for v in request.form.getlist(f"q{q['id']}")] for q in questions}
 
 
 def _after_cast(election, voter, receipt_code):
-    # The ballot is committed; a mail problem is queued (without the receipt), never fatal.
-    mailed = notices.send_vote_confirmation(get_db(), current_app.config, election, voter, receipt_code)
-    session["receipt"] = {"slug": election["slug"], "code": receipt_code, "mailed": mailed}
-    return redirect(url_for(".receipt", slug=election["slug"]))
+    """The receipt page, as the answer to the cast itself.
+
+    Shown once and never kept: not in the session cookie (readable by anyone holding it)
+    and not behind a URL that could be opened again. Reloading re-sends the cast, which
+    answers "You have already voted". A mail problem is queued, never fatal.
+    """
+    config = current_app.config
+    mailed = notices.send_vote_confirmation(get_db(), config, election, voter, receipt_code)
+    response = make_response(render_voter("voting/receipt.html", election=election, mailed=mailed,
+                                          receipt_code=ballots.format_receipt(receipt_code)))
+    if ballot_box.is_due(get_db(), config):
+        response.call_on_close(partial(ballot_box.mix_in_own_connection, config["DATABASE"]))
+    return response
 
 
 def _already_voted(election):
@@ -193,17 +211,6 @@ def _not_open(election):
     return render_voter("voting/notice.html", election=election, heading=heading, text=text)
 
 
-@bp.route("/<slug>/voted")
-def receipt(slug):
-    """Show the receipt once: it is popped from the session as the page renders."""
-    election = load_public_election(slug)
-    shown = session.pop("receipt", None)
-    if not shown or shown.get("slug") != slug:
-        return redirect(url_for(".ballot", slug=slug))
-    return render_voter("voting/receipt.html", election=election, mailed=shown["mailed"],
-                        receipt_code=ballots.format_receipt(shown["code"]))
-
-
 @bp.route("/<slug>/sign-out", methods=["POST"])
 def sign_out(slug):
     if FlaskForm().validate_on_submit():
@@ -219,13 +226,12 @@ def forgot(slug):
     if form.validate_on_submit():
         email = form.email.data.strip().lower()
         db = get_db()
-        keys = [f"forgot:{slug}:{request.remote_addr}", f"forgot:{slug}:{email}"]
-        if any(throttle.is_locked(db, key) for key in keys):
+        # Every request counts, and none is forgiven: each one sends mail.
+        if not throttle.attempt_all(db, [(f"forgot:{slug}:{request.remote_addr}",
+                                          throttle.MAX_FAILURES_PER_ADDRESS),
+                                         (f"forgot:{slug}:{email}", throttle.MAX_FAILURES)]):
             flash(LOCKED, "error")
         else:
-            # Every request counts: this sends mail.
-            throttle.record_failure(db, keys[0], throttle.MAX_FAILURES_PER_ADDRESS)
-            throttle.record_failure(db, keys[1])
             voter = _reissue_link(election, email)
             # The same answer either way, so the page does not reveal who is on the roster.
             flash("If that address is on this election's roster, a new personal ballot link is on "

@@ -9,7 +9,8 @@ import requests_mock
 
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.cc.api import CCError, GrantRevoked
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 
 ACCESS = "eyJ-access-token-" + "A" * 40
 REFRESH = "refresh-token-R1-" + "B" * 20

@@ -168,8 +168,42 @@ def test_reused_code_is_refused_and_stores_nothing(client, db, election_id, requ
         "error": "invalid_grant", "error_description": "The authorization code is invalid or has expired."})
     response = finish_grant(client, start_grant(client, election_id)["state"])
     page = response.get_data(as_text=True)
-    assert "refused the grant (invalid_grant)" in page and NOTICE not in page
+    assert "Constant Contact did not grant access; nothing changed." in page and NOTICE not in page
     assert connection_count(db) == 0
+
+
+@pytest.mark.parametrize("status, body", [
+    (429, {"error_key": "throttled", "error_message": "Too Many Requests"}),   # Authlib took this for a token
+    (429, {"error": "too_many_requests"}),
+    (503, {"error": "temporarily_unavailable"}),
+])
+def test_a_busy_token_endpoint_at_the_exchange_says_so_and_stores_nothing(client, db, election_id,
+                                                                          requests_mock, status, body):
+    requests_mock.post(TOKEN_URL, status_code=status, json=body)
+    response = finish_grant(client, start_grant(client, election_id)["state"])
+    assert response.status_code == 200
+    assert "Constant Contact was busy and did not finish the connection" in response.get_data(as_text=True)
+    assert response.request.path == f"/elections/{election_id}/integration"
+    assert connection_count(db) == 0
+
+
+def test_a_token_answer_without_an_access_token_stores_nothing(client, db, election_id, requests_mock):
+    requests_mock.post(TOKEN_URL, json={"token_type": "Bearer", "expires_in": 86400})
+    response = finish_grant(client, start_grant(client, election_id)["state"])
+    assert response.status_code == 200 and NOTICE not in response.get_data(as_text=True)
+    assert "did not grant access" in response.get_data(as_text=True)
+    assert connection_count(db) == 0
+
+
+@pytest.mark.parametrize("error", ["<b>Call 555-0100 to verify your account</b>", "invalid_request", "x" * 5000])
+def test_an_error_in_the_callback_link_is_never_shown_as_given(client, db, election_id, requests_mock, error):
+    state = start_grant(client, election_id)["state"]
+    response = client.get("/integration/cc/callback", follow_redirects=True,
+                          query_string={"error": error, "state": state})
+    page = response.get_data(as_text=True)
+    assert "Constant Contact did not grant access; nothing changed." in page
+    assert error not in page and "Call 555-0100" not in page
+    assert not requests_mock.called and connection_count(db) == 0
 
 
 def test_unreachable_token_endpoint_stores_nothing(client, db, election_id, requests_mock):

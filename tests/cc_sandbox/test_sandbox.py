@@ -1,9 +1,6 @@
 """The Constant Contact sandbox, exercised over real HTTP with requests."""
-import base64
-import hashlib
 import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -13,82 +10,25 @@ import pytest
 import requests
 
 from cc_sandbox import server
-from cc_sandbox.store import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_EMAIL, DEMO_PASSWORD
+from cc_sandbox.store import DEMO_CLIENT_ID, DEMO_EMAIL
 
-REDIRECT_URI = "http://127.0.0.1:5000/elections/1/integration/callback"
-CLIENT = (DEMO_CLIENT_ID, DEMO_CLIENT_SECRET)
-
-
-def start(tmp_path, **options):
-    options.setdefault("requests_per_second", None)  # most tests are about behaviour, not pacing
-    options.setdefault("activity_delay", 0.3)
-    return server.start(tmp_path / "sandbox.sqlite", demo=True, **options)
-
-
-@pytest.fixture
-def sandbox(tmp_path):
-    with start(tmp_path) as running:
-        yield running
-
-
-def pkce_pair():
-    verifier = secrets.token_urlsafe(48)
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return verifier, base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def authorize(sandbox, browser, decision="accept", challenge=None, redirect_uri=REDIRECT_URI):
-    """Walk the sign-in and Accept pages; return the redirect's query parameters."""
-    params = {"client_id": DEMO_CLIENT_ID, "redirect_uri": redirect_uri, "response_type": "code",
-              "scope": "contact_data offline_access", "state": "state-123"}
-    if challenge:
-        params.update(code_challenge=challenge, code_challenge_method="S256")
-    page = browser.get(sandbox.authorize_url, params=params)
-    if "Sign in" in page.text:
-        page = browser.post(page.url, data={"email": DEMO_EMAIL, "password": DEMO_PASSWORD})
-    assert "eo_cc requests access to your Constant Contact account" in page.text
-    request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
-    answer = browser.post(page.url, data={"request_id": request_id, "decision": decision},
-                          allow_redirects=False)
-    assert answer.status_code == 302
-    location = answer.headers["Location"]
-    assert location.startswith(redirect_uri)
-    return {key: values[0] for key, values in parse_qs(urlsplit(location).query).items()}
-
-
-def exchange(sandbox, code, verifier=None, auth=CLIENT, redirect_uri=REDIRECT_URI):
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
-    if verifier:
-        data["code_verifier"] = verifier
-    return requests.post(sandbox.token_url, data=data, auth=auth)
-
-
-def refresh(sandbox, refresh_token):
-    return requests.post(sandbox.token_url, auth=CLIENT,
-                         data={"grant_type": "refresh_token", "refresh_token": refresh_token})
-
-
-def grant(sandbox):
-    """A token dict from the full code flow with PKCE."""
-    verifier, challenge = pkce_pair()
-    code = authorize(sandbox, requests.Session(), challenge=challenge)["code"]
-    response = exchange(sandbox, code, verifier)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def api(sandbox, token, path, method="GET", **kwargs):
-    headers = {"Authorization": f"Bearer {token['access_token']}"}
-    return requests.request(method, sandbox.url + path, headers=headers, **kwargs)
-
-
-def lists_by_name(sandbox, token):
-    body = api(sandbox, token, "/v3/contact_lists", params={"include_membership_count": "all"}).json()
-    return {item["name"]: item for item in body["lists"]}
-
-
-def member_emails(sandbox, list_id):
-    return requests.get(f"{sandbox.url}/_sandbox/lists/{list_id}/members.json").json()["emails"]
+from .helpers import (
+    CLIENT,
+    REDIRECT_URI,
+    api,
+    authorize,
+    contact_ids,
+    exchange,
+    grant,
+    lists_by_name,
+    member_emails,
+    pkce_pair,
+    refresh,
+    remove,
+    seed_big_list,
+    start,
+    wait_for_activity,
+)
 
 
 def test_sign_in_page_has_labelled_email_and_password_fields(sandbox):
@@ -220,14 +160,6 @@ def test_expired_access_token_is_unauthorized(tmp_path):
         assert api(sandbox, token, "/v3/contact_lists").status_code == 401
 
 
-def seed_big_list(sandbox, count):
-    emails = [f"member{n:05d}@example.org" for n in range(count)]
-    response = requests.post(f"{sandbox.url}/_sandbox/seed", json={
-        "account": {"email": DEMO_EMAIL}, "lists": [{"name": "Big list", "emails": emails}]})
-    assert response.status_code == 201
-    return response.json()["lists"][0]["list_id"], emails
-
-
 def test_contacts_pagination_follows_relative_next_links_over_all_members(sandbox):
     list_id, emails = seed_big_list(sandbox, 1234)
     token = grant(sandbox)
@@ -270,27 +202,6 @@ def test_contacts_lookup_by_email_with_list_memberships(sandbox):
         "email": "voter1@example.org", "include": "list_memberships"}).json()
     assert len(body["contacts"]) == 1
     assert set(body["contacts"][0]["list_memberships"]) == {item["list_id"] for item in lists.values()}
-
-
-def contact_ids(sandbox, token, *emails):
-    return [api(sandbox, token, "/v3/contacts", params={"email": email}).json()["contacts"][0]["contact_id"]
-            for email in emails]
-
-
-def remove(sandbox, token, ids, list_id):
-    return api(sandbox, token, "/v3/activities/remove_list_memberships", method="POST",
-               json={"source": {"contact_ids": ids}, "list_ids": [list_id]})
-
-
-def wait_for_activity(sandbox, token, activity_id):
-    states = []
-    for _ in range(50):
-        body = api(sandbox, token, f"/v3/activities/{activity_id}").json()
-        states.append(body["state"])
-        if body["state"] not in ("initialized", "processing"):
-            return states, body
-        time.sleep(0.05)
-    raise AssertionError(f"activity never finished: {states}")
 
 
 def test_remove_activity_completes_and_removes_only_memberships(sandbox):

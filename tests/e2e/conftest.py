@@ -14,7 +14,8 @@ from werkzeug.serving import make_server
 
 from cc_sandbox import demo
 from eo_cc import create_app
-from eo_cc.db import connect, migrate
+from eo_cc.db import connect
+from eo_cc.migrations import migrate
 
 CHROMIUM = os.environ.get("EO_CC_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -1,4 +1,8 @@
 """Story steps shared by the browser tests: what a person does on a page."""
+import re
+import time
+from pathlib import Path
+
 from playwright.sync_api import expect
 
 from cc_sandbox import store as sandbox_store
@@ -23,14 +27,33 @@ def create_admin(server, email="ada@example.org", password=ADMIN_PASSWORD, name=
         database.close()
 
 
-def sign_up(page, base_url, name, email, password):
-    """Create an admin account through the sign-up page."""
-    page.goto(f"{base_url}/auth/signup")
+def mail_link(server, email, path_start, wait_seconds=30):
+    """The path of the link to this site in the newest mail to email (the file outbox).
+
+    Some mail goes out once the page has been answered: wait for it to arrive."""
+    outbox = Path(server.app.instance_path) / "outbox"
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline:
+        for mail in sorted(outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            found = re.search(rf"https?://[^/\s]+({re.escape(path_start)}\S*)", mail.read_text())
+            if f"To: {email}" in mail.read_text() and found:
+                return found.group(1)
+        time.sleep(0.05)
+    mails = [m.read_text()[-400:] for m in outbox.glob("*.eml")] if outbox.exists() else "no outbox"
+    raise AssertionError(f"no mail to {email} with {path_start} in {outbox}: {mails}")
+
+
+def sign_up(page, server, name, email, password):
+    """Create an admin account through the sign-up page and the link it mails."""
+    page.goto(f"{server.url}/auth/signup")
     page.get_by_label("Name").fill(name)
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_label("Repeat password").fill(password)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    page.goto(server.url + mail_link(server, email, "/auth/signup/"))
+    page.get_by_role("button", name="Create my account").click()
     expect(page.get_by_text(email)).to_be_visible()
 
 

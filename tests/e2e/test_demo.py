@@ -13,7 +13,8 @@ import pytest
 from cc_sandbox import demo
 from eo_cc import clock
 from eo_cc.crypto import Box
-from eo_cc.db import connect, migrate, one, rows
+from eo_cc.db import connect, one, rows
+from eo_cc.migrations import migrate
 
 SECRET_KEY = "demo-test-secret-key"
 ROOT = Path(__file__).resolve().parents[2]

@@ -60,7 +60,7 @@ def votes_for(page, question, choice):
 
 
 def test_admin_runs_an_election_that_two_voters_vote_in(page, new_page, site, tmp_path):
-    sign_up(page, site.url, "Ada Admin", "ada@example.org", "a long admin password")
+    sign_up(page, site, "Ada Admin", "ada@example.org", "a long admin password")
     create_election(page, "Board election 2026")
     add_question(page, CHAIR, ["Alice", "Bob"])
     add_question(page, PROJECTS, ["Library", "Garden", "Choir"], max_choices=2)
@@ -100,7 +100,7 @@ def test_admin_runs_an_election_that_two_voters_vote_in(page, new_page, site, tm
 
 
 def test_voter_cannot_vote_twice(page, new_page, site, tmp_path):
-    sign_up(page, site.url, "Ada Admin", "ada@example.org", "a long admin password")
+    sign_up(page, site, "Ada Admin", "ada@example.org", "a long admin password")
     create_election(page, "Choir election")
     add_question(page, CHAIR, ["Alice", "Bob"])
     upload_roster(page, tmp_path, ROSTER)
@@ -122,7 +122,7 @@ def test_voter_cannot_vote_twice(page, new_page, site, tmp_path):
 
 
 def test_roster_with_a_bad_row_is_refused_whole_with_the_row_and_column_named(page, site, tmp_path):
-    sign_up(page, site.url, "Ada Admin", "ada@example.org", "a long admin password")
+    sign_up(page, site, "Ada Admin", "ada@example.org", "a long admin password")
     create_election(page, "Board election 2026")
 
     upload_roster(page, tmp_path, "email,name\nines@example.org,Ines\nnot-an-email,Omar\n")

@@ -3,10 +3,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from eo_cc import clock
-from eo_cc.crypto import random_code
 from eo_cc.elections.tally import bar_chart, csv_rows, tally, turnout, turnout_by_hour
 
-from ..factories import make_admin, make_election, make_voters
+from ..factories import make_admin, make_election, make_voters, put_ballot
 
 
 def choice_ids(db, election_id):
@@ -17,10 +16,8 @@ def choice_ids(db, election_id):
 
 
 def cast(db, election_id, *choice_ids_):
-    """Insert one ballot straight into ballots/ballot_selections, as the ballot box does."""
-    receipt = random_code(12)
-    db["ballots"].insert({"receipt_code": receipt, "election_id": election_id})
-    db["ballot_selections"].insert_all({"receipt_code": receipt, "choice_id": c} for c in choice_ids_)
+    """Insert one ballot straight into the ballot box."""
+    put_ballot(db, election_id, choice_ids_)
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ from pathlib import Path
 import pytest
 
 from eo_cc import clock
+from eo_cc.elections.tally import take_snapshot_if_due
 from eo_cc.voting import notices
 
-from ..factories import make_admin, make_election, make_voters, organisation_of
+from ..factories import make_admin, make_election, make_voters, organisation_of, put_ballot
 
 NEW_YORK = "America/New_York"
 
@@ -245,7 +246,7 @@ def test_settings_checkboxes_default_on_and_persist_when_unticked(client, admin,
     assert "Send the announcement email from eo_cc" in page
     assert "Send reminder emails from eo_cc" in page
     assert page.count("checked") == 2
-    client.post(f"/elections/{election_id}/settings", data={"has_live_results": "y"})
+    client.post(f"/elections/{election_id}/settings", data={"has_live_results": "y", "results_step": "10"})
     election = election_row(db, election_id)
     assert (election["has_announcement_email"], election["has_reminder_emails"],
             election["has_live_results"]) == (0, 0, 1)
@@ -258,7 +259,8 @@ def test_settings_add_a_reminder_in_the_admins_timezone_and_remove_it(client, ad
     set_timezone(db, admin, NEW_YORK)
     election_id = draft(db, admin, closes_at="2030-02-01T00:00:00+00:00")
     client.post(f"/elections/{election_id}/settings",
-                data={"has_announcement_email": "y", "reminder_at": "2030-01-20T08:00"})
+                data={"has_announcement_email": "y", "reminder_at": "2030-01-20T08:00",
+                      "results_step": "10"})
     [reminder] = db["reminders"].rows
     assert reminder["send_at"] == "2030-01-20T13:00:00+00:00"
     page = client.get(f"/elections/{election_id}/settings").get_data(as_text=True)
@@ -274,9 +276,29 @@ def test_settings_add_a_reminder_in_the_admins_timezone_and_remove_it(client, ad
 ])
 def test_settings_reject_a_reminder_outside_the_voting_window(client, admin, db, when, message):
     election_id = draft(db, admin, closes_at="2030-02-01T00:00:00+00:00")
-    response = client.post(f"/elections/{election_id}/settings", data={"reminder_at": when})
+    response = client.post(f"/elections/{election_id}/settings", data={"reminder_at": when,
+                                                                       "results_step": "10"})
     assert message in response.get_data(as_text=True)
     assert db["reminders"].count == 0
+
+
+@pytest.mark.parametrize("step, message", [
+    ("4", "Choose a step of at least 5 ballots."),
+    ("9" * 1000, "That number is far too large."),
+    ("", "This field is required."),
+])
+def test_the_live_results_step_is_at_least_five_and_refuses_nonsense_clearly(client, admin, db, step, message):
+    election_id = draft(db, admin)
+    response = client.post(f"/elections/{election_id}/settings", data={"results_step": step})
+    assert response.status_code == 200 and message in response.get_data(as_text=True)
+    assert election_row(db, election_id)["results_step"] == 10
+
+
+def test_the_live_results_step_is_saved_and_audited(client, admin, db):
+    election_id = draft(db, admin)
+    client.post(f"/elections/{election_id}/settings", data={"results_step": "25"})
+    assert election_row(db, election_id)["results_step"] == 25
+    assert "Live results move in steps of: 10 → 25" in db["audit_log"].get(1)["detail"]
 
 
 # Open and close
@@ -355,9 +377,7 @@ def test_closed_voting_cannot_be_opened_again(client, admin, db):
 def cast(db, election_id, label):
     choice = next(db.query("SELECT c.id FROM choices c JOIN questions q ON q.id = c.question_id "
                            "WHERE q.election_id = ? AND c.label = ?", [election_id, label]))
-    receipt = f"R{db['ballots'].count:05d}"
-    db["ballots"].insert({"receipt_code": receipt, "election_id": election_id})
-    db["ballot_selections"].insert({"receipt_code": receipt, "choice_id": choice["id"]})
+    put_ballot(db, election_id, [choice["id"]])
 
 
 @pytest.mark.parametrize("state, live, visible", [
@@ -365,7 +385,9 @@ def cast(db, election_id, label):
 ])
 def test_results_show_after_close_or_live_when_chosen(client, admin, db, state, live, visible):
     election_id = make_election(db, admin, state=state, has_live_results=live)
-    cast(db, election_id, "Alice")
+    for _ in range(20):  # live results show the first snapshot (of 10) once 2 x k = 20 are in
+        cast(db, election_id, "Alice")
+        take_snapshot_if_due(db, election_row(db, election_id))
     page = client.get(f"/elections/{election_id}/results").get_data(as_text=True)
     assert ('<meter min="0" max="100" value="100.0"' in page) is visible
     assert ("results appear here once voting closes" in page) is not visible
@@ -437,3 +459,29 @@ def test_another_admins_election_is_not_found(client, auth, db, method, path):
     assert response.status_code == 404
     assert election_row(db, election_id)["title"] == "Board election"
     assert db["audit_log"].count == 0
+
+
+@pytest.mark.parametrize("field, value", [
+    ("title", "Board\u202e noitcele"), ("title", "Board\x00"), ("description", "See \u2067here\u2069")])
+def test_election_text_with_bidi_overrides_or_nul_is_refused_with_a_message(client, admin, db, field, value):
+    data = {"title": "Board election", "description": "", field: value}
+    page = client.post("/elections/new", data=data).get_data(as_text=True)
+    assert "which eo_cc does not accept" in page
+    assert db["elections"].count == 0
+
+
+@pytest.mark.parametrize("field, value", [("prompt", "Chair\u202e?"), ("choices", "Alice\nBob\u2066")])
+def test_question_text_with_bidi_overrides_is_refused_with_a_message(client, admin, db, field, value):
+    election_id = draft(db, admin, questions=[])
+    data = {"prompt": "Chair?", "choices": "Alice\nBob", "max_choices": "1", field: value}
+    page = client.post(f"/elections/{election_id}/questions/new", data=data).get_data(as_text=True)
+    assert "which eo_cc does not accept" in page
+    assert db["questions"].count == 0
+
+
+def test_a_thousand_digit_pick_up_to_is_a_clear_error_not_a_500(client, admin, db):
+    election_id = draft(db, admin, questions=[])
+    response = client.post(f"/elections/{election_id}/questions/new",
+                           data={"prompt": "Chair?", "choices": "Alice\nBob", "max_choices": "9" * 1000})
+    assert response.status_code == 200 and "That number is far too large." in response.get_data(as_text=True)
+    assert db["questions"].count == 0

@@ -1,5 +1,7 @@
 """Organisations and members: every account starts with its own, and an organisation keeps an owner."""
+import re
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -7,13 +9,15 @@ from eo_cc.db import connect, rows
 from eo_cc.organisations import members
 from eo_cc.organisations.members import MembershipError
 
-from ..factories import make_admin, make_member, organisation_of
+from ..factories import make_admin, make_member, organisation_of, outbox_mail
 
 
-def test_signing_up_makes_the_new_admin_owner_of_a_new_organisation(client, db):
+def test_signing_up_makes_the_new_admin_owner_of_a_new_organisation(app, client, db):
     client.post("/auth/signup", data={"name": "Grace", "email": "grace@example.org",
                                       "password": "long enough pw", "confirm": "long enough pw",
-                                      "timezone": "UTC"})
+                                      "timezone": "UTC"}).close()
+    [mail] = outbox_mail(Path(app.instance_path) / "outbox", "grace@example.org")
+    client.post(re.search(r"https?://[^/]+(/auth/signup/\S+)", mail).group(1))
     grace = db.execute("SELECT id FROM admins WHERE email = 'grace@example.org'").fetchone()[0]
     assert [(m["role"], m["organisation_name"]) for m in members.memberships_of(db, grace)] == [
         ("owner", "Grace's organisation")]

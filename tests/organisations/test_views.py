@@ -8,10 +8,18 @@ import pytest
 from eo_cc import clock
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.db import one, rows
-from eo_cc.organisations import invitations, members
+from eo_cc.organisations import members
 
-from ..factories import (ADMIN_PASSWORD, invitation_link, make_admin, make_election, make_member,
-                         make_voters, organisation_of, outbox_mail)
+from ..factories import (
+    ADMIN_PASSWORD,
+    invitation_link,
+    make_admin,
+    make_election,
+    make_member,
+    make_voters,
+    organisation_of,
+    outbox_mail,
+)
 
 TOKEN_URL = "https://authz.test/oauth2/default/v1/token"
 REVOKE_URL = "https://authz.test/oauth2/default/v1/revoke"

@@ -321,3 +321,12 @@ def test_rows_with_several_errors_do_not_count_twice_towards_the_row_limit(monke
     monkeypatch.setattr(roster_csv, "MAX_ROWS", 3)
     parsed = parse_roster(b"email,name\n,\x01\n,\x01\n,\x01\n")
     assert len(parsed.errors) == 6 and "more than" not in str(parsed.errors)
+
+
+@pytest.mark.parametrize("name", ["Eve\u202eenoyL", "Mallory\u2066x\u2069", "Bell\x07"])
+def test_names_with_a_text_direction_override_or_control_character_are_refused_by_row(name):
+    parsed = roster_csv.parse_roster(f"email,name\nok@example.org,Ok\nbad@example.org,{name}\n".encode())
+    assert parsed.voters == []
+    [error] = parsed.errors
+    assert (error.row, error.column) == (3, "name")
+    assert "control character" in error.message or "text-direction override" in error.message

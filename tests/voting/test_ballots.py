@@ -41,9 +41,10 @@ def valid_selections(db, election):
 def test_cast_stores_ballot_selections_voter_flag_and_removal(db, election, voter_id):
     receipt = cast_ballot(db, voter_id, valid_selections(db, election))
     assert len(receipt) == 12
-    assert one(db, "SELECT election_id FROM ballots WHERE receipt_code = ?", [receipt]) == {
-        "election_id": election}
-    assert len(rows(db, "SELECT * FROM ballot_selections WHERE receipt_code = ?", [receipt])) == 3
+    assert rows(db, "SELECT election_id, code FROM receipts") == [{"election_id": election, "code": receipt}]
+    assert one(db, "SELECT count(*) AS n FROM ballots WHERE election_id = ?", [election])["n"] == 1
+    assert len(rows(db, "SELECT * FROM ballot_selections WHERE election_id = ?", [election])) == 3
+    assert one(db, "SELECT unmixed FROM ballot_box")["unmixed"] == 1
     voter = one(db, "SELECT * FROM voters WHERE id = ?", [voter_id])
     assert voter["has_voted"] == 1 and voter["voted_at"]
     removal = one(db, "SELECT * FROM cc_removals")
@@ -105,10 +106,9 @@ def test_invalid_selections_are_refused_per_question(db, election, voter_id, cas
 
 def test_abstain_alone_and_up_to_max_choices_are_valid(db, election, voter_id):
     qids, labels = choice_ids(db, election)
-    receipt = cast_ballot(db, voter_id, {qids[0]: [labels[0]["Abstain"]],
-                                         qids[1]: [labels[1]["Garden"], labels[1]["Choir"]]})
-    assert one(db, "SELECT count(*) AS n FROM ballot_selections WHERE receipt_code = ?",
-               [receipt])["n"] == 3
+    cast_ballot(db, voter_id, {qids[0]: [labels[0]["Abstain"]],
+                               qids[1]: [labels[1]["Garden"], labels[1]["Choir"]]})
+    assert one(db, "SELECT count(*) AS n FROM ballot_selections")["n"] == 3
 
 
 def test_question_not_on_ballot_is_refused(db, election, voter_id):
@@ -126,7 +126,7 @@ def test_failure_after_ballot_insert_leaves_nothing_behind(db, election, voter_i
     monkeypatch.setattr(ballots.removals, "queue", broken_queue)
     with pytest.raises(RuntimeError):
         cast_ballot(db, voter_id, valid_selections(db, election))
-    for table in ("ballots", "ballot_selections", "cc_removals"):
+    for table in ("receipts", "ballots", "ballot_selections", "cc_removals"):
         assert one(db, f"SELECT count(*) AS n FROM {table}")["n"] == 0
     assert one(db, "SELECT has_voted FROM voters WHERE id = ?", [voter_id])["has_voted"] == 0
 
@@ -156,7 +156,8 @@ def test_twenty_concurrent_casts_for_one_voter_store_one_ballot(app, db, electio
         thread.join()
     assert outcomes.count("already voted") == 19, outcomes
     receipts = [o for o in outcomes if o != "already voted"]
-    assert [r["receipt_code"] for r in rows(db, "SELECT receipt_code FROM ballots")] == receipts
+    assert [r["code"] for r in rows(db, "SELECT code FROM receipts")] == receipts
+    assert one(db, "SELECT count(*) AS n FROM ballots")["n"] == 1
     assert one(db, "SELECT count(*) AS n FROM cc_removals")["n"] == 1
 
 
@@ -170,7 +171,7 @@ def test_revote_after_list_change_requeues_existing_removal(db, election, voter_
 
 @pytest.mark.parametrize("typed", ["abcd-efgh-jkmn", " ABCD EFGH JKMN ", "ABCDEFGHJKMN"])
 def test_receipt_check_ignores_case_dashes_and_spaces(db, election, typed):
-    db.execute("INSERT INTO ballots (receipt_code, election_id) VALUES ('ABCDEFGHJKMN', ?)", [election])
+    db.execute("INSERT INTO receipts (election_id, code) VALUES (?, 'ABCDEFGHJKMN')", [election])
     assert ballots.receipt_in_ballot_box(db, election, typed)
     assert not ballots.receipt_in_ballot_box(db, election + 1, typed)
     assert not ballots.receipt_in_ballot_box(db, election, "ABCD-EFGH-JKMP")
