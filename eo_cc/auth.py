@@ -5,7 +5,6 @@ and a known address (the mail says which), and a login for an unknown address co
 same password hashing as one for a known address.
 """
 import hashlib
-import logging
 import secrets
 import sqlite3
 from datetime import timedelta
@@ -179,11 +178,11 @@ def signup():
             flash(LOCKED, "error")
             return render_template("auth/signup.html", form=form)
         mail = start_signup(db, form.name.data, email, hash_password(form.password.data), form.timezone.data)
-        response = redirect(url_for("auth.signup_sent"))
+        # Both a new and a known address get one mail of the same kind, so sending it now
+        # takes the same time either way.
+        mail(current_app.config)
         session["signup_email"] = email
-        # Mailed once the answer has gone: its timing must not tell a new address from a known one.
-        response.call_on_close(partial(mail, dict(current_app.config)))
-        return response
+        return redirect(url_for("auth.signup_sent"))
     return render_template("auth/signup.html", form=form)
 
 
@@ -204,16 +203,9 @@ def _digest(token):
 
 
 def _send_signup_mail(email, template, context, config):
-    """Runs after the response: nothing may escape it unlogged."""
-    try:
-        db = connect(config["DATABASE"])
-        try:
-            deliver(db, config, email, "Your eo_cc account",
-                    render(template, base_url=config["BASE_URL"].rstrip("/"), email=email, **context))
-        finally:
-            db.close()
-    except Exception:  # noqa: BLE001 -- the answer has gone; the log is the only place left
-        logging.getLogger(__name__).exception("The sign-up mail to %s could not be sent", email)
+    """Mail a sign-up link (or, to a known address, a note); deliver queues what cannot go now."""
+    deliver(get_db(), config, email, "Your eo_cc account",
+            render(template, base_url=config["BASE_URL"].rstrip("/"), email=email, **context))
 
 
 @bp.route("/signup/sent")
