@@ -13,10 +13,26 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 import click
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.cli import with_appcontext
-from flask_login import (LoginManager, UserMixin, current_user, login_required, login_user, logout_user,
-                         user_logged_in)
+from flask_login import (
+    LoginManager,
+    UserMixin,
+    current_user,
+    login_required,
+    login_user,
+    logout_user,
+    user_logged_in,
+)
 from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import EmailField, PasswordField, SelectField, StringField
@@ -138,10 +154,9 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class SignupForm(FlaskForm):
+class NewAccountForm(FlaskForm):
+    """What a new account needs besides its email (sign-up adds the email; an invitation has it)."""
     name = StringField("Name", validators=[InputRequired(), Length(max=200), no_unsafe_characters])
-    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)],
-                       filters=[strip])
     password = PasswordField("Password", validators=[
         InputRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
         description="At least 10 characters.")
@@ -149,6 +164,11 @@ class SignupForm(FlaskForm):
                             validators=[InputRequired(), EqualTo("password", "The passwords differ.")])
     timezone = SelectField("Your timezone", choices=TIMEZONES, default="UTC",
                            description="Voting times are shown and entered in this timezone.")
+
+
+class SignupForm(NewAccountForm):
+    email = EmailField("Email", validators=[InputRequired(), Email(), Length(max=254)],
+                       filters=[strip])
 
 
 class LoginForm(FlaskForm):

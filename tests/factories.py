@@ -2,6 +2,7 @@
 import email
 import re
 import secrets
+import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,3 +111,46 @@ def put_ballot(db, election_id, choice_ids, receipt=None):
     if receipt:
         db["receipts"].insert({"election_id": election_id, "code": receipt})
     return ballot_id
+
+
+def count_calls(monkeypatch, module, name):
+    """Wrap module.name so every call is recorded (thread-safe); returns the list of calls."""
+    calls, lock, real = [], threading.Lock(), getattr(module, name)
+
+    def counting(*args):
+        with lock:
+            calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(module, name, counting)
+    return calls
+
+
+def all_at_once_behind_a_write_lock(database, attempt, count):
+    """Start count threads of attempt(n) while another connection holds the write lock, and
+    release it once they have all started: they queue on the lock and arrive together."""
+    locked, release, started = threading.Event(), threading.Event(), threading.Barrier(count + 1)
+
+    def hold_lock():
+        from eo_cc.db import connect, immediate
+
+        holder = connect(database)
+        with immediate(holder):
+            locked.set()
+            release.wait(10)
+        holder.close()
+
+    def run(n):
+        started.wait()
+        attempt(n)
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    locked.wait(5)
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    started.wait()
+    release.set()
+    for thread in [holder, *threads]:
+        thread.join(30)

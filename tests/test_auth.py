@@ -1,5 +1,4 @@
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
@@ -8,9 +7,9 @@ import pytest
 from eo_cc import auth as auth_module
 from eo_cc import clock
 from eo_cc.auth import is_safe_next
-from eo_cc.db import connect, immediate, one
+from eo_cc.db import one
 
-from .factories import ADMIN_PASSWORD
+from .factories import ADMIN_PASSWORD, all_at_once_behind_a_write_lock, count_calls
 
 SIGNUP = {"name": "Grace", "email": " Grace@Example.org ", "password": "a long enough pw",
           "confirm": "a long enough pw", "timezone": "Europe/London"}
@@ -181,39 +180,9 @@ def test_24_simultaneous_guesses_get_at_most_5_passwords_checked(app, auth, monk
     """The guesses queue behind a held write lock and then arrive at once: each is counted
     before its password is checked, so only the first 5 are checked at all."""
     auth.create()
-    checked, lock = [], threading.Lock()
-    real = auth_module.check_password_hash
-
-    def counting(stored, password):
-        with lock:
-            checked.append(password)
-        return real(stored, password)
-
-    monkeypatch.setattr(auth_module, "check_password_hash", counting)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock():
-        holder = connect(app.config["DATABASE"])
-        with immediate(holder):
-            locked.set()
-            release.wait(10)
-        holder.close()
-
-    start = threading.Barrier(25)
-
-    def guess(n):
-        start.wait()
-        app.test_client().post("/auth/login", data={"email": "ada@example.org", "password": f"guess {n}"})
-
-    threads = [threading.Thread(target=hold_lock)] + [threading.Thread(target=guess, args=(n,)) for n in range(24)]
-    threads[0].start()
-    locked.wait(5)
-    for thread in threads[1:]:
-        thread.start()
-    start.wait()
-    release.set()
-    for thread in threads:
-        thread.join(30)
+    checked = count_calls(monkeypatch, auth_module, "check_password_hash")
+    all_at_once_behind_a_write_lock(app.config["DATABASE"], lambda n: app.test_client().post(
+        "/auth/login", data={"email": "ada@example.org", "password": f"guess {n}"}), 24)
     assert len(checked) == 5
 
 

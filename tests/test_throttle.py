@@ -1,12 +1,16 @@
 """Sign-in attempts are counted per key before the password is checked, also all at once."""
-import threading
 from datetime import timedelta
 
 from eo_cc import clock, throttle
-from eo_cc.db import connect, immediate, one
+from eo_cc.db import one
 from eo_cc.voting import views as voting_views
 
-from .factories import make_election, make_voters
+from .factories import (
+    all_at_once_behind_a_write_lock,
+    count_calls,
+    make_election,
+    make_voters,
+)
 
 BURST = 12
 
@@ -54,37 +58,8 @@ def test_a_burst_of_parallel_wrong_passwords_gets_only_five_checked_and_locks_th
     election_id = make_election(db, admin)
     make_voters(db, election_id, count=1, secret_key=app.config["SECRET_KEY"])
     slug = db["elections"].get(election_id)["slug"]
-    checked, lock = [], threading.Lock()
-    real = voting_views.check_password
-
-    def counting(voter, typed):
-        with lock:
-            checked.append(typed)
-        return real(voter, typed)
-
-    monkeypatch.setattr(voting_views, "check_password", counting)
-    locked, release, start = threading.Event(), threading.Event(), threading.Barrier(BURST + 1)
-
-    def hold_lock():
-        holder = connect(app.config["DATABASE"])
-        with immediate(holder):
-            locked.set()
-            release.wait(10)
-        holder.close()
-
-    def guess(n):
-        start.wait()
-        app.test_client().post(f"/vote/{slug}", data={"voter_id": "V0001", "password": f"wrong-{n}"})
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    locked.wait(5)
-    guesses = [threading.Thread(target=guess, args=(n,)) for n in range(BURST)]
-    for thread in guesses:
-        thread.start()
-    start.wait()
-    release.set()
-    for thread in [holder, *guesses]:
-        thread.join(30)
+    checked = count_calls(monkeypatch, voting_views, "check_password")
+    all_at_once_behind_a_write_lock(app.config["DATABASE"], lambda n: app.test_client().post(
+        f"/vote/{slug}", data={"voter_id": "V0001", "password": f"wrong-{n}"}), BURST)
     assert len(checked) == throttle.MAX_FAILURES
     assert throttle.is_locked(db, f"voter:{slug}:v0001")

@@ -1,10 +1,10 @@
 """The forms of the Members page, the organisation switcher and the invitation page."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Email, EqualTo, InputRequired, Length
+from wtforms.validators import Email, InputRequired, Length
 
-from ..auth import TIMEZONES, strip
+from ..auth import NewAccountForm, strip
 from .members import ADMIN, MAX_NAME_LENGTH, ROLE_NAMES
 
 ROLE_CHOICES = [SelectChoice(role, name) for role, name in ROLE_NAMES.items()]
@@ -35,13 +35,5 @@ class SwitchForm(FlaskForm):
                                         for m in memberships]
 
 
-class InvitationSignupForm(FlaskForm):
+class InvitationSignupForm(NewAccountForm):
     """Sign-up through an invitation: the email is the invited address, not a field."""
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    password = PasswordField("Password", validators=[
-        InputRequired(), Length(min=10, max=200, message="Use at least 10 characters.")],
-        description="At least 10 characters.")
-    confirm = PasswordField("Repeat password",
-                            validators=[InputRequired(), EqualTo("password", "The passwords differ.")])
-    timezone = SelectField("Your timezone", choices=TIMEZONES, default="UTC",
-                           description="Voting times are shown and entered in this timezone.")
