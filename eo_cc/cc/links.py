@@ -165,11 +165,21 @@ def waiting(db, election_id, list_id):
     return sum(1 for email in emails if email not in off)
 
 
+def recently_added(db, list_id):
+    """Emails eo_cc's own imports put on the list within the hour (none of them refused)."""
+    return {row["email"] for row in rows(db, """
+        SELECT c.email FROM cc_imports i JOIN cc_import_contacts c ON c.activity_id = i.activity_id
+        WHERE i.list_id = ? AND i.purpose = 'add' AND i.state = 'completed' AND i.finished_at >= ?
+          AND coalesce(i.cannot_add_count, 0) = 0""", [list_id, clock.iso(clock.now() - ON_LIST_MAX_AGE)])}
+
+
 def on_list(db, client, call, list_id, emails, progress=None):
-    """Those of the emails that are on the list: from a recent look-up, else looked up the cheaper way."""
-    cached = {row["email"]: row["fetched_at"] for row in rows(
-        db, "SELECT email, fetched_at FROM cc_contacts WHERE list_id = ? AND contact_id IS NOT NULL "
+    """Those of the emails that are on the list: from a recent look-up or import, else looked up
+    the cheaper way."""
+    cached = {row["email"] for row in rows(
+        db, "SELECT email FROM cc_contacts WHERE list_id = ? AND contact_id IS NOT NULL "
             "AND fetched_at >= ?", [list_id, clock.iso(clock.now() - ON_LIST_MAX_AGE)])}
+    cached |= recently_added(db, list_id)
     off = known_off_list(db, list_id)
     unknown = sorted({email for email in emails if email not in cached and email not in off})
     found = look_up(db, client, call, list_id, unknown, progress) if unknown else {}

@@ -219,7 +219,9 @@ class Step:
                 state = self._check_stranger_removal(election, client, activity_id)
             if state != imports.FINISHED_OK and state not in FINISHED_OTHERWISE:
                 return
-            if state != imports.FINISHED_OK:
+            if state != imports.FINISHED_OK:   # what it carried is asked for again: the next run retries
+                self.outcome.failed = True
+                self.outcome.lines.append(f"election {election['id']}: a Constant Contact activity {state}")
                 self._log(election, f"a Constant Contact activity {state}; it is retried",
                           error=f"activity {activity_id} {state}")
 

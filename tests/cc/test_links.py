@@ -311,3 +311,23 @@ def test_label_is_at_most_50_characters_and_numbered_when_taken():
     assert links.label_for("Board election") == LABEL
     long = links.label_for("A very long election title " * 5, 12)
     assert len(long) <= 50 and long.endswith(" (12)")
+
+
+def test_an_import_whose_answer_is_lost_is_sent_again_and_recorded_once(app, db, on_list, sync, election):
+    accept, dropped = on_list._import, []
+
+    def accept_then_drop(request, context):
+        answer = accept(request, context)
+        if not dropped:
+            dropped.append(True)
+            raise requests.exceptions.ConnectionError("dropped after CC accepted the import")
+        return answer
+    on_list.mocker.post(f"{API}/activities/contacts_json_import", json=accept_then_drop)
+    turn_links_on(db, election)
+
+    result, _ = sync()
+
+    assert result.exit_code == 0 and len(on_list.imports) == 2          # the same links, twice: harmless
+    assert rows(db, "SELECT activity_id FROM cc_imports") == [{"activity_id": "imp-2"}]
+    assert on_list.value("voter1@example.org", LABEL) == link_of(app, db, election, "voter1@example.org")
+    assert links.waiting(db, election, LIST_ID) == 0

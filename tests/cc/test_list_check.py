@@ -209,3 +209,17 @@ def test_an_election_without_mailings_costs_its_run_nothing_more(db, mcc, sync, 
     assert mcc.api_requests() == 4    # a look-up, a removal and its two polls: the sync's own
     assert mcc.calls("contacts_by_email") == 1 and mcc.calls("activity") == 2
     assert rows(db, "SELECT * FROM cc_mailing_log") == []
+
+
+def test_voters_just_added_to_the_list_need_no_look_up_before_their_links_go_in(app, db, story, sync, election):
+    list_check.request(db, election)
+    sync()
+    list_check.ask_fix(db, election, list_check.MISSING)
+    sync()
+    turn_links_on(db, election)
+    looked_up = story.calls("contacts_by_email") + story.calls("contacts_in_list")
+
+    sync()
+
+    assert story.calls("contacts_by_email") + story.calls("contacts_in_list") == looked_up
+    assert "voter6@example.org" in [item["email"] for item in story.imports[-1]["import_data"]]
