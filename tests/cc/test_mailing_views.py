@@ -7,6 +7,7 @@ from eo_cc.cc import list_check
 from eo_cc.cc import mailing_views
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.db import one, rows
+from eo_cc.elections import views as election_views
 
 from ..factories import ADMIN_PASSWORD, make_election, make_member, make_voters, outbox_mail
 from .fake_cc import LIST_ID, mocker
@@ -213,3 +214,20 @@ def test_the_voter_page_fits_a_constant_contact_mailing(client, db, election_id)
     shown = client.get(f"/vote/{slug}").get_data(as_text=True)
     assert "email about this election has your personal ballot link" in shown
     assert "Get a new ballot link" in shown
+
+
+def test_closing_voting_starts_the_run_that_deletes_the_ballot_link_field(client, db, election_id, monkeypatch):
+    runs = []
+    monkeypatch.setattr(election_views, "start_background_sync", lambda config, eid: runs.append(eid) or True)
+    db["cc_link_fields"].insert({"election_id": election_id, "label": "Ballot link – Board election",
+                                 "custom_field_id": "f-1", "name": "Ballot_link", "create_attempts": 1,
+                                 "created_at": "2026-01-01T00:00:00+00:00"})
+    client.post(f"/elections/{election_id}/close")
+    assert runs == [election_id]
+
+
+def test_closing_an_election_without_a_field_starts_no_run(client, election_id, monkeypatch):
+    runs = []
+    monkeypatch.setattr(election_views, "start_background_sync", lambda config, eid: runs.append(eid) or True)
+    client.post(f"/elections/{election_id}/close")
+    assert runs == []
