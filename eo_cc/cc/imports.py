@@ -8,6 +8,7 @@ list at the same time (see mailings.py), so that removal comes after the import.
 """
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 
 from .. import clock
 from ..db import rows
@@ -16,6 +17,9 @@ from .removals import QUEUED, WAITING
 
 FINISHED_OK = "completed"
 FINISHED_BADLY = {"failed", "cancelled", "timed_out"}
+# An activity CC has not finished after a day is given up (and what it carried asked for again), so
+# that it never holds up the removals on its list for good.
+GIVE_UP_AFTER = timedelta(days=1)
 LINKS, ADD = "links", "add"
 
 
@@ -98,7 +102,16 @@ def check(db, client, call, activity_id):
     if state == FINISHED_OK or state in FINISHED_BADLY:
         status = activity.get("status") or {}
         settle(db, activity_id, state, activity_error(activity), status.get("cannot_add_to_list_count"))
+    elif given_up(db.execute("SELECT submitted_at FROM cc_imports WHERE activity_id = ?",
+                             [activity_id]).fetchone()[0]):
+        settle(db, activity_id, "timed_out", "Constant Contact did not finish it within a day")
+        return "timed_out"
     return state
+
+
+def given_up(submitted_at):
+    """True for an activity submitted more than GIVE_UP_AFTER ago."""
+    return bool(submitted_at) and submitted_at < clock.iso(clock.now() - GIVE_UP_AFTER)
 
 
 def settle(db, activity_id, state, error=None, cannot_add=None):

@@ -5,9 +5,10 @@ pace and request budget. In one run:
 
 1. settle: poll the imports and stranger removals earlier runs left unfinished;
 2. per election: delete the ballot link field once voting has closed (unless kept); check the
-   list when asked to (or in the hours around the opening); take strangers off the list; make the
-   field; import missing voters; push missing or changed links;
-3. poll what was submitted, gently, until CC has finished it or the polling time is up.
+   list when asked to (or in the two hours before a scheduled opening); take strangers off the
+   list; make the field; import missing voters; push missing or changed links;
+3. poll what was submitted, gently, until CC has finished it or the polling time is up (an
+   activity CC has not finished after a day is given up and its work asked for again).
 
 Removals and imports on one list never run at the same time: no import is submitted while the
 list has voter removals at CC, and the run then skips voter removals on every list that still
@@ -212,11 +213,11 @@ class Step:
     def _poll_round(self, election, client):
         """Poll the election's unfinished activities oldest first, up to the first still running
         (CC works through an account's activities in order)."""
-        for kind, activity_id in self._activities(election):
+        for submitted_at, kind, activity_id in self._activities(election):
             if kind == "import":
                 state = imports.check(self.db, client, self.run.call, activity_id)
             else:
-                state = self._check_stranger_removal(election, client, activity_id)
+                state = self._check_stranger_removal(election, client, activity_id, submitted_at)
             if state != imports.FINISHED_OK and state not in FINISHED_OTHERWISE:
                 return
             if state != imports.FINISHED_OK:   # what it carried is asked for again: the next run retries
@@ -230,9 +231,9 @@ class Step:
                  for row in imports.unfinished(self.db, election["id"])]
         found += [(row["submitted_at"], "removal", row["activity_id"])
                   for row in list_check.stranger_removals(self.db, election["id"])]
-        return [(kind, activity_id) for _, kind, activity_id in sorted(found)]
+        return sorted(found)
 
-    def _check_stranger_removal(self, election, client, activity_id):
+    def _check_stranger_removal(self, election, client, activity_id, submitted_at):
         try:
             activity = self.run.call(client.activity, activity_id)
         except CCError as error:
@@ -244,6 +245,10 @@ class Step:
         if state == imports.FINISHED_OK or state in imports.FINISHED_BADLY:
             list_check.settle_stranger_removal(self.db, election, activity_id, state,
                                                imports.activity_error(activity))
+        elif imports.given_up(submitted_at):
+            state = "timed_out"
+            list_check.settle_stranger_removal(self.db, election, activity_id, state,
+                                               "Constant Contact did not finish it within a day")
         return state
 
     def _poll(self):

@@ -331,3 +331,21 @@ def test_an_import_whose_answer_is_lost_is_sent_again_and_recorded_once(app, db,
     assert rows(db, "SELECT activity_id FROM cc_imports") == [{"activity_id": "imp-2"}]
     assert on_list.value("voter1@example.org", LABEL) == link_of(app, db, election, "voter1@example.org")
     assert links.waiting(db, election, LIST_ID) == 0
+
+
+def test_an_import_cc_never_finishes_is_given_up_after_a_day_and_blocks_no_removal_for_good(
+        app, db, mcc, sync, election, monkeypatch):
+    mcc.activity_states = ["processing"]
+    mcc.add_list(emails=["voter1@example.org", "voter2@example.org"])
+    turn_links_on(db, election)
+    sync(poll_seconds=0)
+    vote(db, election, "voter2@example.org")
+    db.execute("UPDATE cc_imports SET submitted_at = '2020-01-01T00:00:00+00:00'")
+    mcc.activity_states = ["completed"]
+
+    sync()
+
+    assert one(db, "SELECT state FROM cc_imports WHERE activity_id = 'imp-1'")["state"] == "timed_out"
+    assert removal_states(db, election) == {"voter2@example.org": "done"}
+    assert imported_emails(mcc) == ["voter1@example.org"]      # sent again, and this time finished
+    assert links.waiting(db, election, LIST_ID) == 0
