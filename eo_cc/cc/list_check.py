@@ -41,6 +41,20 @@ def last_check(db, election_id):
     return one(db, "SELECT * FROM cc_list_checks WHERE election_id = ?", [election_id])
 
 
+def forget_another_lists(db, election):
+    """Once the election uses another list, the last check's findings (and the fixes asked for on
+    them) no longer apply: they are forgotten, and True is returned."""
+    last = last_check(db, election["id"])
+    if last is None or last["list_id"] in (None, election["cc_list_id"]):
+        return False
+    with db.atomic():
+        db.execute("DELETE FROM cc_list_differences WHERE election_id = ? AND fix IS NOT 'submitted'",
+                   [election["id"]])
+        db.execute("UPDATE cc_list_checks SET list_id = NULL, checked_at = NULL, list_members = NULL, "
+                   "on_list = NULL, requests = NULL, error = NULL WHERE election_id = ?", [election["id"]])
+    return True
+
+
 def estimated_requests(list_size):
     """What a check costs: one request per 500 list members (None: the size is not known)."""
     return None if list_size is None else max(1, math.ceil(list_size / api.MAX_PAGE_SIZE))

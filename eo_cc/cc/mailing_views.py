@@ -76,10 +76,13 @@ def mailing_status(election):
     db, config = get_db(), current_app.config
     field = links.field_of(db, election["id"])
     check = list_check.last_check(db, election["id"])
+    is_current = bool(check and check["checked_at"] and check["list_id"] == election["cc_list_id"])
     size = one(db, "SELECT membership_count FROM cc_list_sizes WHERE list_id = ?", [election["cc_list_id"]])
     closed = effective_state(election) == "closed"
     used = one(db, "SELECT requests FROM cc_request_counts WHERE day = ?", [utc_day()])
-    found = {kind: list_check.differences(db, election["id"], kind) for kind in list_check.KINDS}
+    # A check of the list used before says nothing about this one (the next run forgets it).
+    found = {kind: list_check.differences(db, election["id"], kind) if is_current else []
+             for kind in list_check.KINDS}
     return {
         "closed": closed, "field": field, "field_ready": links.is_ready(field),
         "links_in_cc": db.execute("SELECT count(*) FROM cc_ballot_links WHERE election_id = ?",
@@ -87,7 +90,7 @@ def mailing_status(election):
         "links_waiting": (links.waiting(db, election["id"], election["cc_list_id"])
                           if election["has_cc_ballot_links"] and not closed and election["cc_list_id"] else 0),
         "base_url": config["BASE_URL"].rstrip("/"),
-        "check": check if check and check["checked_at"] else None,
+        "check": check if is_current else None,
         "check_asked": bool(check and check["requested_at"]),
         "list_size": size and size["membership_count"],
         "check_cost": list_check.estimated_requests(size and size["membership_count"]),
@@ -166,7 +169,9 @@ def differences_csv(election_id):
     kind = request.args.get("kind", list_check.MISSING)
     if kind not in list_check.KINDS:
         abort(404)
-    found = list_check.differences(get_db(), election_id, kind)
+    check = list_check.last_check(get_db(), election_id)
+    is_current = bool(check and check["list_id"] == election["cc_list_id"])
+    found = list_check.differences(get_db(), election_id, kind) if is_current else []
     return csv_response(["email", "name"], ([row["email"], row["name"]] for row in found),
                         f"{CSV_NAMES[kind]}-election-{election['id']}.csv")
 

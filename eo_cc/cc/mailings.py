@@ -115,6 +115,7 @@ class Step:
                          self.db, client, call, election["id"])
         if effective_state(election) == "closed":
             return
+        list_check.forget_another_lists(self.db, election)
         if check_due(self.db, election) and not list_check.fixes_asked(self.db, election["id"]):
             found = self._logged(election, "checked the list", list_check.run_check,
                                  self.db, client, call, election, count=lambda found: found.list_members)

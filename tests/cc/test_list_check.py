@@ -223,3 +223,17 @@ def test_voters_just_added_to_the_list_need_no_look_up_before_their_links_go_in(
 
     assert story.calls("contacts_by_email") + story.calls("contacts_in_list") == looked_up
     assert "voter6@example.org" in [item["email"] for item in story.imports[-1]["import_data"]]
+
+
+def test_findings_about_the_list_used_before_are_forgotten_not_acted_on(db, story, sync, election):
+    list_check.request(db, election)
+    sync()
+    list_check.ask_fix(db, election, list_check.STRANGER)
+    story.add_list("list-other", ["stranger1@example.org"], name="Other")
+    db.execute("UPDATE elections SET cc_list_id = 'list-other' WHERE id = ?", [election])
+
+    sync()
+
+    assert story.posted == [] and "stranger1@example.org" in story.members("list-other")
+    assert rows(db, "SELECT * FROM cc_list_differences") == []
+    assert list_check.last_check(db, election)["checked_at"] is None

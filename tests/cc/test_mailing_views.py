@@ -231,3 +231,12 @@ def test_closing_an_election_without_a_field_starts_no_run(client, election_id, 
     monkeypatch.setattr(election_views, "start_background_sync", lambda config, eid: runs.append(eid) or True)
     client.post(f"/elections/{election_id}/close")
     assert runs == []
+
+
+def test_a_check_of_the_list_used_before_is_not_shown_for_the_new_one(client, db, election_id):
+    checked(db, election_id)
+    db.execute("UPDATE elections SET cc_list_id = 'list-new' WHERE id = ?", [election_id])
+    shown = page(client, election_id)
+    assert "Not checked yet." in shown and "stranger@example.org" not in shown
+    csv_text = client.get(PAGE.format(election_id) + "/roster-check.csv?kind=stranger").get_data(as_text=True)
+    assert "stranger@example.org" not in csv_text
