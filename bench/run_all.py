@@ -18,6 +18,7 @@ BENCHMARKS = [  # (script, time limit in seconds)
     ("bench_roster.py", 120),
     ("bench_ballots.py", 240),
     ("bench_sync.py", 420),
+    ("bench_mailings.py", 240),
 ]
 
 
@@ -73,6 +74,13 @@ def summary_lines(results):
             lines.append(f"- Roster {r['rows']:,} rows: eo_cc {r['eo_cc_s']} s (parse {r['parse_s']} s) "
                          f"vs insert_all {r['baseline_s']} s, ratio {r['ratio']}; peak RSS "
                          f"{r['eo_cc_peak_rss_mib']} MiB vs {r['baseline_peak_rss_mib']} MiB: {mark}")
+        elif r["bench"] == "mailings":
+            for scenario in ("A", "B", "C"):
+                for row in r.get(scenario, {}).get("rows", []):
+                    lines.append(f"- Mailings {scenario}, {row['step']}: {row['requests']} requests "
+                                 f"({row['polls']} polls), optimum {row['optimum']} + polls, "
+                                 f"{row['throttled']} 429s, {row['wall_s']} s")
+            lines.append(f"  (mailings overall: {mark})")
         elif r["bench"] == "idle_sync":
             lines.append(f"- Idle sync: {r['requests']} requests (sandbox saw {r['sandbox_requests']}), "
                          f"{r['idle_ms']} ms vs empty-database run {r['baseline_ms']} ms "

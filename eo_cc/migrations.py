@@ -12,9 +12,9 @@ from flask.cli import with_appcontext
 from sqlite_utils import Migrations
 
 from .db import connect
-from .schema import first, organisations, secrecy
+from .schema import first, mailings, organisations, secrecy
 
-HISTORY = [*first.STEPS, *secrecy.STEPS, *organisations.STEPS]
+HISTORY = [*first.STEPS, *secrecy.STEPS, *organisations.STEPS, *mailings.STEPS]
 
 migrations = Migrations("eo_cc")
 for step in HISTORY:

@@ -22,12 +22,15 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from eo_cc import clock, create_app
+from eo_cc.cc import mailing_views
 from eo_cc.cc import tokens as cc_tokens
+from eo_cc.cc import views as cc_views
 from eo_cc.crypto import ballot_link_token
 from eo_cc.organisations import invitations
 from eo_cc.organisations.access import PUBLIC, ROLES
 
-from .cc.fake_cc import LIST_ID, FakeCC
+from .cc.fake_cc import LIST_ID
+from .cc.fake_mailings import MailingsCC
 from .factories import ADMIN_PASSWORD, make_admin, make_election, make_member, make_voters, organisation_of
 
 SCRIPT = "<script>alert(1)</script>"
@@ -79,7 +82,7 @@ def election_objects(db, election_id, secret_key):
 
 
 @pytest.fixture
-def world(request, app, db, admin, client, requests_mock):
+def world(request, app, db, admin, client, requests_mock, monkeypatch):
     """Real objects for every URL argument; CC answers from a fake whose list name is hostile.
 
     Admin routes act on the draft election, or on the open one when parametrized with "open";
@@ -91,7 +94,9 @@ def world(request, app, db, admin, client, requests_mock):
     organisation_id = organisation_of(db, admin)
     # West of UTC, so the far end of the calendar overflows when converted to UTC.
     db["admins"].update(admin, {"timezone": "America/Los_Angeles"})
-    fake = FakeCC(requests_mock)
+    fake = MailingsCC(requests_mock)   # FakeCC, plus list creation, custom fields and imports
+    for views in (cc_views, mailing_views):  # a list made by a hostile post starts no real sync process
+        monkeypatch.setattr(views, "start_background_sync", lambda config, election_id: True)
     fake.add_list(LIST_ID, ["voter1@example.org"], name=SCRIPT)
     requests_mock.post(app.config["CC_REVOKE_URL"], text="")
     secret_key = app.config["SECRET_KEY"]

@@ -199,6 +199,8 @@ def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, re
     now = clock.iso()
     db["cc_removals"].insert({"election_id": election_id, "email": "=1+1@example.org",
                               "state": "not_in_list", "queued_at": now, "updated_at": now})
+    db["cc_list_differences"].insert({"election_id": election_id, "kind": "missing", "name": FORMULA,
+                                      "email": "=1+1@example.org", "updated_at": now})
     values = {"election_id": election_id, "slug": "x", "voter_id": voter_id, "voter_pk": voter_id,
               "token": "t", "question_id": 1, "reminder_id": 1, "direction": "up", "filename": "style.css",
               "organisation_id": organisation_of(db, admin), "member_id": admin, "invitation_id": 1,

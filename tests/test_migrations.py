@@ -8,7 +8,7 @@ import pytest
 
 from eo_cc.db import connect, one, rows
 from eo_cc.elections.tally import vote_counts
-from eo_cc.migrations import migrations
+from eo_cc.migrations import HISTORY, migrations
 
 TODAY = "2026-03-01T09:00:00+00:00"
 # Tables m110 does not touch: they must come out exactly as they went in.
@@ -73,9 +73,13 @@ def table(db, name):
     return rows(db, f"SELECT * FROM [{name}] ORDER BY 1, 2")
 
 
+# The steps released after m110, so m110's own tests see its result alone.
+AFTER_M110 = [step.__name__ for step in HISTORY[[s.__name__ for s in HISTORY].index("m110_organisations") + 1:]]
+
+
 def upgrade(db):
     before = {name: table(db, name) for name in db.table_names()}
-    migrations.apply(db)
+    migrations.apply(db, stop_before=AFTER_M110[:1] or None)
     return before
 
 
@@ -149,7 +153,7 @@ def test_the_migration_keeps_columns_that_an_earlier_migration_added_to_election
 
 def test_running_the_migrations_again_changes_nothing(old_db):
     fill_the_old_schema(old_db)
-    upgrade(old_db)
+    migrations.apply(old_db)
     after = {name: table(old_db, name) for name in old_db.table_names()}
     migrations.apply(old_db)
     assert {name: table(old_db, name) for name in old_db.table_names()} == after

@@ -1,4 +1,5 @@
-"""The Constant Contact v3 client: lists, contact look-ups and list-membership removals.
+"""The Constant Contact v3 client: lists, contact look-ups, list-membership removals, and for the
+mailings (issue 10) custom fields, JSON imports and list creation.
 
 Flask-free, so the hourly sync and the web pages share it. The session it is given adds
 the Bearer token (an Authlib OAuth2Session, see tokens.make_client); the pace it is given
@@ -6,6 +7,7 @@ the Bearer token (an Authlib OAuth2Session, see tokens.make_client); the pace it
 becomes one CCError and the caller decides on backoff. The one exception is a 401, which
 gets one forced token refresh and one retry.
 """
+import json
 import re
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -13,6 +15,10 @@ import requests
 
 MAX_IDS_PER_ACTIVITY = 500
 MAX_PAGE_SIZE = 500
+MAX_FIELDS_PAGE_SIZE = 100
+# contacts_json_import: CC silently drops whatever lies beyond 4 MB, so a bigger body is never sent.
+MAX_IMPORT_BYTES = 4_000_000
+MAX_IMPORT_CONTACTS = 40_000
 RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
 
 # Calls eo_cc must never make: they delete or overwrite contacts and lists in the
@@ -23,6 +29,8 @@ FORBIDDEN_CALLS = [
     (WRITES, re.compile(r"/contacts/[^/]+/?$", re.IGNORECASE)),
     (None, re.compile(r"/activities/(contact_delete|list_delete)/?$", re.IGNORECASE)),
     ({"DELETE"}, re.compile(r"/contact_lists/[^/]+/?$", re.IGNORECASE)),
+    # Allowed only for the custom fields eo_cc made itself (Client.own_custom_field_ids).
+    ({"DELETE"}, re.compile(r"/contact_custom_fields/(?P<own_field>[^/]+)/?$", re.IGNORECASE)),
 ]
 
 
@@ -50,12 +58,17 @@ class GrantRevoked(CCError):
     """The admin's grant is gone (refresh refused, or 401 after a refresh): grant access again."""
 
 
-def refuse_forbidden(method, url):
-    """Raise ValueError for calls that could delete or overwrite CC data."""
+def refuse_forbidden(method, url, own_custom_field_ids=()):
+    """Raise ValueError for calls that could delete or overwrite CC data.
+
+    A custom field may be deleted only when its id is among own_custom_field_ids: the fields
+    eo_cc recorded as made by itself.
+    """
     method = method.upper()
     path = unquote(urlsplit(url).path)
     for methods, path_pattern in FORBIDDEN_CALLS:
-        if (methods is None or method in methods) and path_pattern.search(path):
+        found = path_pattern.search(path) if methods is None or method in methods else None
+        if found and found.groupdict().get("own_field") not in own_custom_field_ids:
             raise ValueError(f"eo_cc never calls {method} {path}")
 
 
@@ -112,6 +125,7 @@ class Client:
         self.refresh = refresh
         self.on_grant_revoked = on_grant_revoked
         self.requests_made = 0
+        self.own_custom_field_ids = set()   # may be deleted: see links.delete_field
 
     # --- the API ------------------------------------------------------------------
 
@@ -156,6 +170,39 @@ class Client:
         """The status of an activity (state, percent_done, activity_errors)."""
         return self._request("GET", f"/activities/{quote(str(activity_id), safe='')}")
 
+    def create_contact_list(self, name, description=""):
+        """A new list in the account (a 409 when the name is taken); returns it."""
+        return self._request("POST", "/contact_lists", json={
+            "name": name, "description": description, "favorite": False}, expect=201)
+
+    def custom_fields(self):
+        """Every custom field of the account (CC allows 100)."""
+        yield from self._paginate("/contact_custom_fields", {"limit": MAX_FIELDS_PAGE_SIZE},
+                                  "custom_fields")
+
+    def create_custom_field(self, label):
+        """A new text field (a 409 when its name is taken); returns it with its name and id."""
+        return self._request("POST", "/contact_custom_fields", json={"label": label, "type": "string"},
+                             expect=201)
+
+    def delete_custom_field(self, custom_field_id):
+        """Delete a field eo_cc made, and every contact's value in it."""
+        self._request("DELETE", f"/contact_custom_fields/{quote(str(custom_field_id), safe='')}",
+                      expect=204)
+
+    def import_contacts(self, import_data, list_ids):
+        """Start a JSON import (creates or updates contacts by email, adds them to list_ids).
+
+        Refuses a body CC would cut short (4 MB, 40,000 contacts) instead of sending it.
+        """
+        body = {"import_data": list(import_data), "list_ids": list(list_ids)}
+        if not body["import_data"] or not body["list_ids"]:
+            raise ValueError("an import needs contacts and at least one list")
+        if len(body["import_data"]) > MAX_IMPORT_CONTACTS or import_size(body) >= MAX_IMPORT_BYTES:
+            raise ValueError(f"an import takes at most {MAX_IMPORT_CONTACTS} contacts and less "
+                             f"than {MAX_IMPORT_BYTES} bytes")
+        return self._request("POST", "/activities/contacts_json_import", json=body, expect=201)
+
     # --- plumbing -----------------------------------------------------------------
 
     def _paginate(self, path, params, key):
@@ -185,7 +232,7 @@ class Client:
     def _request(self, method, path, *, params=None, json=None, expect=200):
         """Send one call (plus one retry after a 401 and a refresh); return its JSON."""
         url = self._url(path)
-        refuse_forbidden(method, url)
+        refuse_forbidden(method, url, self.own_custom_field_ids)
         response = self._send(method, url, params, json)
         if response.status_code == 401:
             response = self._retry_after_refresh(response, method, url, params, json)
@@ -194,7 +241,7 @@ class Client:
                 raise CCError(response.status_code, "unexpected_status",
                               f"expected HTTP {expect} from {method} {urlsplit(url).path}")
             raise error_from_response(response)
-        return self._json(response)
+        return None if expect == 204 else self._json(response)
 
     def _retry_after_refresh(self, response, method, url, params, json):
         """Refresh the token once and resend; a second 401 means the grant is gone."""
@@ -233,3 +280,8 @@ class Client:
         except ValueError as error:
             raise CCError(response.status_code, "invalid_response",
                           "the response was not JSON", retryable=True) from error
+
+
+def import_size(body):
+    """The bytes of a JSON body as requests sends it (json.dumps' default separators)."""
+    return len(json.dumps(body).encode())

@@ -24,9 +24,10 @@ START_WAIT_SECONDS = 10
 
 
 def sync_settings(config):
-    """The settings a sync reads, handed to the detached process (JSON, over a pipe)."""
+    """The settings a sync reads, handed to the detached process (JSON, over a pipe); BASE_URL
+    starts the ballot links it puts into Constant Contact."""
     return {key: value for key, value in config.items()
-            if key in ("DATABASE", "SECRET_KEY") or key.startswith("CC_")}
+            if key in ("DATABASE", "SECRET_KEY", "BASE_URL") or key.startswith("CC_")}
 
 
 @click.command("cc-sync")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import tokens
+from . import mailings, tokens
 from .api import CCError, GrantRevoked, QuotaExceeded
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
@@ -101,8 +101,8 @@ class _Run:
                        "syncing resumes after 00:00 UTC.")
             self.echo(message)
             return RunResult(1 if self._due(election_id) else 0, message)
-        elections = self._due(election_id)
-        if not elections:
+        elections, mail_work = self._due(election_id), mailings.due(self.db, election_id)
+        if not elections and not mail_work:
             message = "Nothing to sync: no voter who voted is waiting to be removed."
             self.echo(message)
             return RunResult(0, message)
@@ -110,13 +110,15 @@ class _Run:
             self.echo(f"Syncing {len(elections)} election(s) with Constant Contact"
                       + (" (dry run)" if self.dry_run else ""))
         run_id = self.run_id = self._start_record()
-        try:
+        try:  # mailings first: voters who vote while an import runs are removed after it
+            mailed = mailings.Step(self, mail_work, self._client).execute()
+            elections = [e for e in self._due(election_id) if e["cc_list_id"] not in mailed.busy_lists]
             jobs = [self._prepare(election) for election in elections]
             self._submit_round_robin(jobs)
             self._poll(jobs)
         finally:
             self.ledger.save()
-        return self._finish(run_id, jobs)
+        return self._finish(run_id, jobs, mailed)
 
     def _due(self, election_id):
         """Elections with a chosen list and waiting removals, oldest waiting first."""
@@ -340,15 +342,15 @@ class _Run:
         return self.db["sync_runs"].insert({
             "started_at": self.started_at, "is_dry_run": int(self.dry_run)}).last_pk
 
-    def _finish(self, run_id, jobs):
+    def _finish(self, run_id, jobs, mailed):
         for job in jobs:
             self._count_leftovers(job)
             self.echo(job.result.summary(self.dry_run))
         results = [job.result for job in jobs]
-        failed = any(r.failed or r.error for r in results)
+        failed = any(r.failed or r.error for r in results) or mailed.failed
         exit_code = 1 if failed else 0
         result = RunResult(exit_code, "", run_id, results, self.ledger.requests)
-        result.message = run_message(result, self.dry_run)
+        result.message = run_message(result, self.dry_run) + mailed.summary()
         self._write_record(run_id, result)
         if len(results) > 1 or self.verbose:
             self.echo(result.message)

@@ -8,6 +8,8 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
 from .. import clock, crypto
+from ..cc import links
+from ..cc.commands import start_background_sync
 from ..db import get_db, one, rows
 from ..organisations import access, members
 from ..organisations.forms import OrganisationForm, SwitchForm
@@ -204,6 +206,8 @@ def close_voting(election_id):
     record(election_id, "closed voting")
     ballot_box.mix(db)  # the final ballot box keeps no order on disk from here on
     flash("Voting is closed. The results are final.", "success")
+    if links.field_to_delete(db, one(db, "SELECT * FROM elections WHERE id = ?", [election_id])):
+        start_background_sync(current_app.config, election_id)  # ballot links leave CC now, not in an hour
     return to_election(election_id)
 
 

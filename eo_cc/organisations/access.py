@@ -78,6 +78,14 @@ ROLES = {
     "cc.choose_list": EDITORS,
     "cc.sync_now": EDITORS,
     "cc.not_in_list_csv": EDITORS,
+    "mailings.put_links": EDITORS,           # ballot links into CC, the roster <-> list check (issue 10);
+    "mailings.keep_field": EDITORS,          #   observers see the panel's counts on cc.settings
+    "mailings.check_list": EDITORS,
+    "mailings.differences_csv": EDITORS,
+    "mailings.add_missing": EDITORS,
+    "mailings.remove_strangers": EDITORS,
+    "mailings.send_links": EDITORS,
+    "mailings.create_list": EDITORS,
     # The organisation itself: owners.
     "cc.disconnect": OWNERS,
     "organisations.members": OWNERS,
