@@ -154,3 +154,11 @@ def all_at_once_behind_a_write_lock(database, attempt, count):
     release.set()
     for thread in [holder, *threads]:
         thread.join(30)
+
+
+def wait_for_background_mail(timeout=10):
+    """Wait for the mail a request started without waiting for it (a new ballot link)."""
+    for thread in threading.enumerate():
+        if thread.name == "new-ballot-link-mail":
+            thread.join(timeout)
+            assert not thread.is_alive(), "the new-link mail did not finish"

@@ -4,6 +4,7 @@ The voter session (session["voter"] = {"id", "slug"}) is separate from the
 admin login and only reaches the ballot of the election it was opened for.
 """
 import hmac
+import threading
 from functools import partial
 
 from flask import (
@@ -233,13 +234,12 @@ def forgot(slug):
             flash(LOCKED, "error")
         else:
             voter = _reissue_link(election, email)
-            # The same answer either way, so the page does not reveal who is on the roster.
+            # The same answer either way, so the page does not reveal who is on the roster;
+            # the mail goes from a thread of its own, so the answer's timing does not tell either.
+            _mail_in_background(dict(current_app.config), election, voter)
             flash("If that address is on this election's roster, a new personal ballot link is on "
                   "its way. Earlier links no longer work.", "info")
-            response = redirect(url_for(".election_page", slug=slug))
-            if voter:  # mailed after the answer is sent: its timing must not tell either
-                response.call_on_close(partial(_mail_new_link, dict(current_app.config), election, voter))
-            return response
+            return redirect(url_for(".election_page", slug=slug))
     return render_voter("voting/forgot.html", election=election, form=form)
 
 
@@ -253,7 +253,21 @@ def _reissue_link(election, email):
     return voter
 
 
+def _mail_in_background(config, election, voter):
+    """Start the new-link mail (nothing to send when voter is None) without waiting for it.
+
+    A thread, not response.call_on_close: a browser that drops the connection as soon as it
+    has the redirect would otherwise cancel the mail with the closing of the answer.
+    """
+    thread = threading.Thread(target=_mail_new_link, args=(config, election, voter),
+                              name="new-ballot-link-mail", daemon=True)
+    thread.start()
+    return thread
+
+
 def _mail_new_link(config, election, voter):
+    if voter is None:
+        return
     # BASE_URL, never request.host_url: anyone can ask, and a forged Host would get the link's token.
     db = connect(config["DATABASE"])
     try:
