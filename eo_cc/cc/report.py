@@ -7,6 +7,7 @@ from datetime import timedelta, timezone
 
 from .. import clock
 from ..db import one, rows
+from . import sharing
 from .budget import quota_exceeded_today
 from .removals import DONE, NOT_IN_LIST, QUEUED, SUBMITTED, WAITING
 
@@ -26,6 +27,7 @@ class ElectionResult:
     would_remove: int = 0
     submitted: int = 0
     requests: int = 0
+    held: int = 0          # queued until the voter votes in another election on the same list
     error: str | None = None
 
     def summary(self, dry_run=False):
@@ -38,6 +40,9 @@ class ElectionResult:
                     f"{self.failed} still queued, {self.requests} requests")
             if self.processing:
                 text += f", {self.processing} still being processed by Constant Contact"
+            if self.held:
+                text += (f", {self.held} kept on the shared list until they vote in the other "
+                         "election(s) on it")
         return text + (f"; error: {self.error}" if self.error else "")
 
 
@@ -83,6 +88,7 @@ def sync_status(db, election_id, config, tz=None):
         "list_name": election.get("cc_list_name"),
         "queued": counts.get(QUEUED, 0) + counts.get(SUBMITTED, 0),
         "submitted": counts.get(SUBMITTED, 0),
+        "held": sharing.count_held(db, election_id),
         "done": counts.get(DONE, 0),
         "not_in_list": counts.get(NOT_IN_LIST, 0),
         "not_in_list_emails": not_in_list_emails(db, election_id),

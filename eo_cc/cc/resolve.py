@@ -12,6 +12,7 @@ from datetime import timedelta
 from .. import clock
 from ..db import one, rows
 from . import api
+from . import sharing
 from .removals import NOT_IN_LIST, QUEUED
 
 PAGE_SIZE = api.MAX_PAGE_SIZE
@@ -43,8 +44,9 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
     queued = rows(db, f"""
         SELECT r.id, r.email, c.contact_id FROM cc_removals r
         LEFT JOIN cc_contacts c ON c.list_id = ? AND c.email = r.email AND c.fetched_at >= ?
-        WHERE r.election_id = ? AND r.state = '{QUEUED}' ORDER BY r.queued_at, r.id""",
-                  [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id])
+        WHERE r.election_id = ? AND r.state = '{QUEUED}' AND NOT {sharing.held()}
+        ORDER BY r.queued_at, r.id""",
+                  [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id, clock.iso()])
     unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
     found = look_up(db, client, call, list_id, unknown, progress) if unknown else {}
     resolved, missing = [], []

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import mailings, tokens
+from . import mailings, sharing, tokens
 from .api import CCError, GrantRevoked, QuotaExceeded
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
@@ -127,8 +127,8 @@ class _Run:
             SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
             WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
-              AND r.state IN {WAITING} {only}
-            GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
+              AND r.state IN {WAITING} AND {sharing.due("r", ":now")} {only}
+            GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id, "now": clock.iso()})
 
     def _prepare(self, election):
         """Connect, re-poll earlier activities and resolve emails for one election."""
@@ -357,15 +357,17 @@ class _Run:
         return result
 
     def _count_leftovers(self, job):
-        """Removals still queued (failed this run) or still processing at CC."""
+        """Removals still queued (failed this run), still processing at CC, or held for a shared list."""
         if self.dry_run:
             return
         counts = dict(self.db.execute(
-            "SELECT state, count(*) FROM cc_removals WHERE election_id = ? AND queued_at <= ? "
-            f"AND id <= coalesce(?, id) AND state IN {WAITING} GROUP BY state",
-            [job.election["id"], self.started_at, job.last_removal_id]).fetchall())
+            f"SELECT CASE WHEN r.state = '{QUEUED}' AND {sharing.held()} THEN 'held' "
+            "ELSE r.state END, count(*) FROM cc_removals r WHERE r.election_id = ? AND r.queued_at <= ? "
+            f"AND r.id <= coalesce(?, r.id) AND r.state IN {WAITING} GROUP BY 1",
+            [clock.iso(), job.election["id"], self.started_at, job.last_removal_id]).fetchall())
         job.result.failed = counts.get(QUEUED, 0)
         job.result.processing = counts.get(SUBMITTED, 0)
+        job.result.held = counts.get("held", 0)
 
     def _record_removed(self, job, count):
         """Count settled removals in the run record inside _settle's transaction, so a run

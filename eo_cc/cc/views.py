@@ -21,7 +21,7 @@ from ..downloads import csv_response
 from ..elections.audit import record
 from ..elections.views import load_election
 from ..organisations.access import current_organisation_id
-from . import removals, tokens
+from . import removals, sharing, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
 from .commands import is_sync_running, start_background_sync
@@ -77,6 +77,7 @@ class ChooseListForm(FlaskForm):
 
     list_id = HiddenField(validators=[InputRequired(), Length(max=200)])
     list_name = HiddenField(validators=[Length(max=500)])
+    share = HiddenField(validators=[Length(max=3)])   # "yes": use a list another election uses
 
 
 def is_configured():
@@ -112,6 +113,7 @@ def settings(election_id):
     status["is_running"] = is_sync_running(current_app.config)
     return render_template(
         "cc/settings.html", election=election, sync_status=status,
+        shared_with=sharing.sharing_elections(db, election),
         connection=tokens.get_connection(db, election["organisation_id"]), is_configured=is_configured(),
         callback_url=url_for("cc.callback", _external=True),
         double_mailings=mailings_still_on(election) if election["cc_list_id"] else [])
@@ -231,7 +233,8 @@ def lists(election_id):
     except CCError as failure:
         contact_lists, error = None, str(failure)
     return render_template("cc/lists.html", election=election, contact_lists=contact_lists,
-                           error=error, cc_lists_page=CC_LISTS_PAGE)
+                           error=error, cc_lists_page=CC_LISTS_PAGE,
+                           in_use=sharing.lists_in_use(get_db(), election))
 
 
 def fetch_lists(election):
@@ -245,6 +248,7 @@ def fetch_lists(election):
                                 on_request=request_counter(db))
     found = list(client.contact_lists())
     remember_list_sizes(db, found)
+    keep_list_names_current(db, election["organisation_id"], found)
     return sorted(found, key=lambda item: (not item.get("favorite"),
                                            (item.get("name") or "").casefold()))
 
@@ -268,11 +272,25 @@ def choose_list(election_id):
     if chosen is None:
         flash("That list is not in your Constant Contact account any more. Please choose another.", "error")
         return back_to_lists
-    save_list_choice(get_db(), election, chosen, current_user.id)
+    others = sharing.sharing_elections(get_db(), election, chosen["list_id"])
+    if others and election["cc_list_id"] != chosen["list_id"] and form.share.data != "yes":
+        return render_template("cc/share_list.html", election=election, chosen=chosen, others=others,
+                               form=form)
+    save_list_choice(get_db(), election, chosen, current_user.id, others)
     return to_settings(election_id)
 
 
-def save_list_choice(db, election, chosen, admin_id):
+def keep_list_names_current(db, organisation_id, contact_lists):
+    """Show CC's current name of each chosen list, learnt from lists read anyway."""
+    with immediate(db):
+        for item in contact_lists:
+            if item.get("name"):
+                db.execute("UPDATE elections SET cc_list_name = ? WHERE organisation_id = ? "
+                           "AND cc_list_id = ? AND cc_list_name IS NOT ?",
+                           [item["name"], organisation_id, item["list_id"], item["name"]])
+
+
+def save_list_choice(db, election, chosen, admin_id, others=()):
     """Point the election at a list; a new list means every voter who voted must be removed again."""
     if election["cc_list_id"] == chosen["list_id"]:
         flash(f"This election already uses the list {chosen['name']}.", "info")
@@ -282,8 +300,9 @@ def save_list_choice(db, election, chosen, admin_id):
                    "updated_at = ? WHERE id = ?",
                    [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), election["id"]])
         requeued = removals.requeue_voted(db, election["id"])
-        record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"])
-    message = f"This election now uses the Constant Contact list {chosen['name']}."
+        shared = f" (shared with {', '.join(other['title'] for other in others)})" if others else ""
+        record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"] + shared)
+    message = f"This election now uses the Constant Contact list {chosen['name']}{shared}."
     if requeued:
         message += f" {requeued} voter(s) who already voted will be removed from it at the next sync."
     flash(message, "success")
