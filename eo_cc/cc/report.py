@@ -142,10 +142,14 @@ def _last_run(db, election_id):
 
 def verdict(status, tz=None):
     """The one sentence that tells the admin whether the list is safe to mail (times in tz)."""
-    queued = status["queued"]
+    held = status.get("held", 0)
+    queued = status["queued"] - held
     if not status["has_list"]:
         return "No Constant Contact list is chosen yet, so nothing is removed from a list."
     if queued == 0:
+        if held:
+            return (f"{UP_TO_DATE}; {held} voter(s) who voted stay on the shared list until they "
+                    "vote in the other election on it.")
         return UP_TO_DATE
     voters = "1 voter who voted is" if queued == 1 else f"{queued} voters who voted are"
     if status["needs_grant"] or not status["is_connected"]:

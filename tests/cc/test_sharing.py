@@ -5,7 +5,7 @@ import pytest
 from eo_cc import clock
 from eo_cc.cc import sharing
 from eo_cc.cc.list_check import STRANGER, compare
-from eo_cc.cc.report import sync_status
+from eo_cc.cc.report import sync_status, verdict
 from eo_cc.db import one
 
 from .fake_cc import LIST_ID
@@ -114,3 +114,14 @@ def test_the_roster_check_does_not_call_the_other_elections_voters_strangers():
     found = compare([{"email": "bo@x.org", "name": "Bo", "has_voted": 0}], members, sharers=["Ann@x.org"])
     assert [(kind, email) for kind, email, _, _ in found.differences if kind == STRANGER] == [
         (STRANGER, "zed@x.org")]
+
+
+def test_the_verdict_calls_a_list_with_only_held_voters_up_to_date(app, db, three):
+    board, _, _ = three
+    db.execute("UPDATE elections SET cc_list_name = 'Voters' WHERE id = ?", [board])
+    vote(db, board, "ann@example.org")
+    assert verdict(sync_status(db, board, app.config)).startswith(
+        "Your list is up to date — safe to send a reminder now; 1 voter(s) who voted stay on the shared list")
+    vote(db, board, "bo@example.org")
+    db.execute("DELETE FROM voters WHERE email = 'bo@example.org' AND election_id != ?", [board])
+    assert verdict(sync_status(db, board, app.config)).startswith("1 voter who voted is still on the list")
