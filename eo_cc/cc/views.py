@@ -24,6 +24,7 @@ from ..organisations.access import current_organisation_id
 from . import removals, sharing, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
+from .plain_words import in_plain_words
 from .commands import is_sync_running, start_background_sync
 from .report import not_in_list_emails, sync_status, verdict
 from .resolve import remember_list_sizes
@@ -96,6 +97,12 @@ def mailings_still_on(election):
     if election["has_reminder_emails"]:
         names.append("reminder emails")
     return names
+
+
+@bp.app_template_filter("plain_words")
+def plain_words_filter(error):
+    """A stored Constant Contact error as the admin should read it."""
+    return in_plain_words(error)
 
 
 @bp.app_template_global()
@@ -231,7 +238,7 @@ def lists(election_id):
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as failure:
-        contact_lists, error = None, str(failure)
+        contact_lists, error = None, in_plain_words(failure)
     return render_template("cc/lists.html", election=election, contact_lists=contact_lists,
                            error=error, cc_lists_page=CC_LISTS_PAGE,
                            in_use=sharing.lists_in_use(get_db(), election))
@@ -267,7 +274,8 @@ def choose_list(election_id):
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as error:
-        flash(f"Could not check that list with Constant Contact: {error}. Please try again.", "error")
+        log.warning("Checking a chosen list failed: %s", error)
+        flash(f"Could not check that list with Constant Contact. {in_plain_words(error)}", "error")
         return back_to_lists
     if chosen is None:
         flash("That list is not in your Constant Contact account any more. Please choose another.", "error")
