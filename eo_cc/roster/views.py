@@ -17,7 +17,7 @@ from ..downloads import csv_response
 from ..elections import audit, voting_window
 from ..elections.views import load_election
 from ..voting.notices import ballot_link_url
-from . import voters
+from . import voters, weights
 
 bp = Blueprint("roster", __name__, url_prefix="/elections/<int:election_id>/roster")
 
@@ -125,6 +125,8 @@ def upload(election_id):
     flash(f"{added} voter{'' if added == 1 else 's'} added.", "success")
     if parsed.ignored_columns:
         flash("These columns were ignored: " + ", ".join(parsed.ignored_columns[:20]) + ".", "info")
+    if small := weights.warning(weights.roster_classes(get_db(), election_id)):
+        flash(small, "warning")
     return to_roster(election_id)
 
 
