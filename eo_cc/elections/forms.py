@@ -1,6 +1,7 @@
 """The forms of the admin's election pages (one per page)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .. import clock
@@ -88,7 +89,7 @@ def parse_choices(text):
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-QUESTION_KINDS = [("plurality", "Pick one or more"), ("ranked", "Ranked")]
+QUESTION_KINDS = [SelectChoice("plurality", "Pick one or more"), SelectChoice("ranked", "Ranked")]
 
 
 class QuestionForm(FlaskForm):
