@@ -135,3 +135,20 @@ def test_the_tally_command_refuses_an_open_election_unless_asked_and_counts_a_cl
     # Round 1: Ann 1, Ben 1, Cat 1, Dev 0: Dev out; then all 1: ballot order excludes Cat, whose vote
     # goes to Ann (2 of 3).
     assert "Elected: Ann" in output
+
+
+def test_while_open_ranked_results_and_their_blt_file_come_from_the_snapshot_k_ballots_back(
+        client, auth, db):
+    admin = auth.create()
+    election = make_election(db, admin, questions=[], has_live_results=1, results_step=5)
+    ids = make_ranked_question(db, election, "Chair", ORDER)
+    qid = db.execute("SELECT question_id FROM choices WHERE id = ?", [ids["Ann"]]).fetchone()[0]
+    voters = make_voters(db, election, 10)
+    for n, voter in enumerate(voters):
+        cast_ballot(db, voter, {qid: ranks(ids, "Ann" if n < 3 else "Ben")})
+    auth.login()
+    page = client.get(f"/elections/{election}/results").get_data(as_text=True)
+    assert "Elected:</strong> Ann" in page  # the snapshot of the first 5 (3 to 2); the box now has Ben 7
+    title, names, seats, ballots = blt.read(
+        client.get(f"/elections/{election}/results/{qid}.blt").get_data(as_text=True))
+    assert ballots == [((1,), "3"), ((2,), "2")]
