@@ -75,17 +75,24 @@ def transfer_chart(result, labels, width=600, row_height=22):
     for this in moved:
         x, segments = 0.0, []
         order = [c for c in result.candidates if this.transfers.get(c)] + ([None] if this.transfers.get(None) else [])
-        for colour, target in enumerate(order):
+        for target in order:
             share = width * 0.6 * this.transfers[target] / top
             segments.append({"x": round(200 + x, 2), "width": round(max(share, 1), 2),
                              "label": labels.get(target, "Non-transferable"),
                              "votes": votes_text(this.transfers[target]),
-                             "colour": "#8a8f99" if target is None else PALETTE[colour % len(PALETTE)]})
+                             "colour": colour(result.candidates, target)})
             x += share
         chart.append({"y": y, "label": ACTIONS[this.action].format(labels.get(this.subject, "")),
                       "segments": segments})
         y += row_height
-    return {"rows": chart, "height": max(y, row_height), "width": width + 200}
+    keys = [{"label": labels[c], "colour": colour(result.candidates, c)} for c in result.candidates]
+    return {"rows": chart, "height": max(y, row_height), "width": width + 200,
+            "keys": keys + [{"label": "Non-transferable", "colour": colour(result.candidates, None)}]}
+
+
+def colour(candidates, target):
+    """Each candidate keeps one colour in every row of the chart; grey for non-transferable."""
+    return "#8a8f99" if target is None else PALETTE[candidates.index(target) % len(PALETTE)]
 
 
 PALETTE = ("#1f5fbf", "#c4622d", "#2e8540", "#8e44ad", "#b58900", "#16808a", "#a33a3a")
