@@ -87,7 +87,7 @@ def transfer_chart(result, labels, width=600, row_height=22):
         y += row_height
     keys = [{"label": labels[c], "colour": colour(result.candidates, c)} for c in result.candidates]
     return {"rows": chart, "height": max(y, row_height), "width": width + 200,
-            "keys": keys + [{"label": "Non-transferable", "colour": colour(result.candidates, None)}]}
+            "colours": keys + [{"label": "Non-transferable", "colour": colour(result.candidates, None)}]}
 
 
 def colour(candidates, target):
