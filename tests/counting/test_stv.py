@@ -30,6 +30,24 @@ def test_wikipedia_single_transferable_vote_example():
     assert result.elected == ["Chocolate", "Oranges", "Strawberries"]
 
 
+def test_opavote_example():
+    """The example election OpaVote uses to explain STV (also in the stvpoll package's tests):
+    28 Alice > Bob > Chris, 26 Bob > Alice > Chris, 3 Chris, 2 Don, 1 Eric; 3 seats. Alice and Bob
+    reach the quota of 16 at once; Alice's surplus of 12 moves at 12 / 28 = 0.42857 to Chris
+    (11.99996), Bob's of 10 at 10 / 26 = 0.38461 (9.99986), which elects Chris.
+    Instant-runoff for one seat elects Alice."""
+    ballots = profile((28, ["Alice", "Bob", "Chris"]), (26, ["Bob", "Alice", "Chris"]), (3, ["Chris"]),
+                      (2, ["Don"]), (1, ["Eric"]))
+    names = ["Alice", "Bob", "Chris", "Don", "Eric"]
+    result = stv.count(names, ballots, seats=3)
+    assert result.quota == to_units(16)
+    assert result.rounds[0].elected == ["Alice", "Bob"]
+    assert result.rounds[1].transfers == {"Chris": 1_199_996}
+    assert result.rounds[2].transfers == {"Chris": 999_986}
+    assert result.elected == ["Alice", "Bob", "Chris"]
+    assert irv.count(names, ballots).elected == ["Alice"]
+
+
 def test_transfer_values_are_truncated_to_five_decimal_places():
     """Worked by hand under rule 48(3): 22 votes, 2 seats, quota 22 // 3 + 1 = 8. A has 11, so a
     surplus of 3: each of A's ballots moves at 1 × 3 / 11 = 0.27272 (0.272727… truncated).
