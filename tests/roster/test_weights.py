@@ -58,3 +58,23 @@ def test_the_upload_warns_about_a_small_weight_class(client, auth, db, election_
     assert "8 voters added." in page
     assert "Fewer than 5 voters share the weight 2 (3 voters)." in page
     assert "v0@example.org" not in page.split("Fewer than 5")[1].split("</")[0]
+
+
+def test_a_weighted_roster_shows_and_downloads_its_weights(client, auth, db, election_id):
+    auth.login()
+    client.post(f"/elections/{election_id}/roster/upload", data={"file": (io.BytesIO(
+        b"email,weight\na@example.org,2.5\nb@example.org,\n"), "r.csv")}, content_type="multipart/form-data")
+    page = client.get(f"/elections/{election_id}/roster").get_data(as_text=True)
+    assert "<th scope=\"col\">Weight</th>" in page and "<td>2.5</td>" in page
+    download = client.get(f"/elections/{election_id}/roster/download").get_data(as_text=True)
+    assert download.lstrip("\ufeff").splitlines()[0] == "voter_id,name,email,has_voted,weight"
+    assert download.splitlines()[1].endswith(",no,2.5")
+
+
+def test_an_unweighted_roster_has_no_weight_column(client, auth, db, election_id):
+    auth.login()
+    client.post(f"/elections/{election_id}/roster/upload", data={"file": (io.BytesIO(
+        b"email\na@example.org\n"), "r.csv")}, content_type="multipart/form-data")
+    assert "Weight</th>" not in client.get(f"/elections/{election_id}/roster").get_data(as_text=True)
+    download = client.get(f"/elections/{election_id}/roster/download").get_data(as_text=True)
+    assert download.lstrip("\ufeff").splitlines()[0] == "voter_id,name,email,has_voted"
