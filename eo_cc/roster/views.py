@@ -42,6 +42,7 @@ class VoterForm(FlaskForm):
                            render_kw={"autocomplete": "off"})
     password = StringField("Password", description="Leave blank and eo_cc makes one up.",
                            render_kw={"autocomplete": "off"})
+    weight = StringField("Weight", description="The votes this voter holds, e.g. one per share (blank: 1).")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -168,7 +169,8 @@ def edit_voter(election_id, voter_pk):
     voter = load_voter(election_id, voter_pk)
     if refused := refuse_if_locked(election):
         return refused
-    form = VoterForm(data={"email": voter["email"], "name": voter["name"], "voter_id": voter["voter_code"]})
+    form = VoterForm(data={"email": voter["email"], "name": voter["name"], "voter_id": voter["voter_code"],
+                           "weight": weights.weight_text(voter["weight"])})
     form.voter_id.description = "Leave blank to keep the current Voter ID."
     form.password.description = "Leave blank to keep the current password."
     if form.validate_on_submit():

@@ -371,6 +371,8 @@ def _changes(current, voter, secret_key):
         changes.update(email=voter["email"], link_version=current["link_version"] + 1)
     if voter["voter_id"] and voter["voter_id"] != current["voter_code"]:
         changes["voter_code"] = voter["voter_id"]
+    if voter["weight"] != current["weight"]:
+        changes["weight"] = voter["weight"]
     if voter["password"]:
         changes["password_encrypted"] = Box(secret_key, "voter-passwords").seal(voter["password"])
     return changes

@@ -78,3 +78,17 @@ def test_an_unweighted_roster_has_no_weight_column(client, auth, db, election_id
     assert "Weight</th>" not in client.get(f"/elections/{election_id}/roster").get_data(as_text=True)
     download = client.get(f"/elections/{election_id}/roster/download").get_data(as_text=True)
     assert download.lstrip("\ufeff").splitlines()[0] == "voter_id,name,email,has_voted"
+
+
+def test_an_admin_sets_and_changes_one_voters_weight(client, auth, db, election_id):
+    auth.login()
+    client.post(f"/elections/{election_id}/roster/add", data={"email": "a@example.org", "weight": "4"})
+    [voter] = db.query("SELECT id, weight FROM voters")
+    assert voter["weight"] == 4
+    edit = client.get(f"/elections/{election_id}/roster/{voter['id']}/edit").get_data(as_text=True)
+    assert 'value="4"' in edit
+    refused = client.post(f"/elections/{election_id}/roster/{voter['id']}/edit",
+                          data={"email": "a@example.org", "weight": "-1"}).get_data(as_text=True)
+    assert "The weight must be a positive number" in refused
+    client.post(f"/elections/{election_id}/roster/{voter['id']}/edit", data={"email": "a@example.org", "weight": "1.5"})
+    assert db.execute("SELECT weight FROM voters").fetchone()[0] == 1.5
