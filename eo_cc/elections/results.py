@@ -28,9 +28,22 @@ CHART_WIDTH, CHART_HEIGHT = 600, 160
 
 
 def results_visible(election):
-    """After closing always; while open only when the admin chose live results."""
+    """After closing always; while open only when the admin chose live results, and never for a
+    weighted election (see live_results_withheld)."""
     state = voting_window.effective_state(election)
-    return state == "closed" or (state == "open" and bool(election["has_live_results"]))
+    return state == "closed" or (state == "open" and bool(election["has_live_results"])
+                                 and not is_weighted(get_db(), election["id"]))
+
+
+def live_results_withheld(election):
+    """True when live results were asked for but the election is weighted.
+
+    Snapshots k ballots apart hide each choice among k voters only when every ballot counts the
+    same: with weights, the change in a weighted total can add up in one way only (1 + 1 + 10)
+    and so point at the one voter with weight 10 who voted in between.
+    """
+    return (voting_window.effective_state(election) == "open" and bool(election["has_live_results"])
+            and is_weighted(get_db(), election["id"]))
 
 
 def visible_count(db, election):
@@ -74,6 +87,7 @@ def show(election_id):
     context = {"election": election, "voted": voted, "total": total,
                "state": voting_window.effective_state(election),
                "is_visible": results_visible(election), "is_weighted": is_weighted(db, election_id),
+               "is_withheld": live_results_withheld(election),
                "weight_warning": weights.warning(weights.roster_classes(db, election_id))}
     if context["is_visible"]:
         hours = turnout_by_hour(db, election_id)

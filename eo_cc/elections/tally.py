@@ -86,8 +86,9 @@ def tally(db, election_id, counted=None):
 
 def take_snapshot_if_due(db, election, now=None):
     """Inside a cast's transaction: keep the live results of this moment once k more ballots
-    are in than at the last snapshot (only for elections that show live results)."""
-    if not election["has_live_results"]:
+    are in than at the last snapshot (only for elections that show live results, and never for a
+    weighted one: a weighted total that moved can name the one heavy voter who voted in between)."""
+    if not election["has_live_results"] or is_weighted(db, election["id"]):
         return
     cast = ballots_cast(db, election["id"])
     last = one(db, "SELECT MAX(ballots) AS n FROM result_snapshots WHERE election_id = ?",

@@ -152,3 +152,21 @@ def test_while_open_ranked_results_and_their_blt_file_come_from_the_snapshot_k_b
     title, names, seats, ballots = blt.read(
         client.get(f"/elections/{election}/results/{qid}.blt").get_data(as_text=True))
     assert ballots == [((1,), "3"), ((2,), "2")]
+
+
+def test_a_weighted_election_shows_no_live_results_while_open(client, auth, db):
+    """1 + 1 + 1 + 1 + 10: a weighted total that moved by 10 or 11 names the weight-10 voter's choice."""
+    election = make_election(db, auth.create(), questions=[("Approve?", ["Yes", "No"], 1)],
+                             has_live_results=1, results_step=5)
+    yes_no = budget(db, election)
+    qid = db.execute("SELECT question_id FROM choices WHERE id = ?", [yes_no["Yes"]]).fetchone()[0]
+    for n, voter in enumerate(make_voters(db, election, 10, weights=[1] * 9 + [10])):
+        cast_ballot(db, voter, {qid: [yes_no["Yes" if n % 2 else "No"]]})
+    auth.login()
+    page = client.get(f"/elections/{election}/results").get_data(as_text=True)
+    assert "This election is weighted, so there are no live results" in page
+    assert "Weighted votes</th>" not in page
+    assert client.get(f"/elections/{election}/results.csv").status_code == 302
+    assert db.execute("SELECT COUNT(*) FROM result_snapshots").fetchone()[0] == 0  # none on disk either
+    close(db, election)
+    assert "Weighted votes</th>" in client.get(f"/elections/{election}/results").get_data(as_text=True)
