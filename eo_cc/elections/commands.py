@@ -34,8 +34,10 @@ def report(db, election_id):
         for number, heading in enumerate(table["headings"]):
             totals = ", ".join(f"{c['label']} {c['votes'][number]}" for c in table["candidates"]
                                if c["excluded_in"] is None or c["excluded_in"] > number)
+            tie = table["ties"][number]
             lines.append(f"  Round {number + 1} ({heading}): {totals}; "
-                         f"non-transferable {table['exhausted'][number]}")
+                         f"non-transferable {table['exhausted'][number]}"
+                         + (f"; tie broken by {tie}" if tie else ""))
         lines.append("  Elected: " + (", ".join(labels[c] for c in result.elected) or "no one"))
     return lines
 
