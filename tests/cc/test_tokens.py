@@ -27,6 +27,7 @@ def config(tmp_path):
         "CC_ACCESS_TOKEN_URL": "https://authz.test/oauth2/default/v1/token",
         "CC_API_BASE_URL": "https://api.test/v3",
         "CC_REQUESTS_PER_SECOND": 1000,
+        "CC_TOKEN_REQUESTS_PER_SECOND": 1000,
     }
 
 
