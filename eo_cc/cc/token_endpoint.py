@@ -4,7 +4,8 @@ Flask-free. CC answers 429 when an application asks its token endpoint more than
 second, whoever asks: the site's workers (a grant's code exchange, a list page's refresh, a
 disconnect's revocation) and the hourly job share that second. So every token request books
 its slot in the token pace (the same cross-process mechanism as the v3 pace, at its own
-rate), and a busy answer gets one more try in a later slot.
+rate, held from before the request leaves until its answer is in), and a busy answer gets
+one more try in a later turn.
 
 CC rotates refresh tokens: a refresh token spent twice looks like a revoked grant. So a
 refresh, and the saving of a new grant, happen under the connection's lock, shared by
@@ -24,7 +25,7 @@ from .pace import SharedPace
 TOKEN_PACE_FILE = "cc_pace_token"
 LOCKS_FOLDER = "cc_connection_locks"
 DEFAULT_RATE = 1  # CC support: about one token request a second per application
-MARGIN_SECONDS = 0.05  # a whole second between arrivals, whatever the network adds
+MARGIN_SECONDS = 0.02  # after the previous answer: CC's clock and ours may tick apart
 MAX_RETRY_AFTER_SECONDS = 30  # a page waits no longer than this for CC's second try
 BUSY_OAUTH_ERRORS = ("server_error", "temporarily_unavailable")
 
@@ -57,20 +58,20 @@ def retry_after_seconds(error):
 
 
 def paced(pace, request, *, sleep=time.sleep):
-    """Send one token request in its slot; when CC is busy, wait and send it once more.
+    """Send one token request in its turn of the pace; when CC is busy, wait and send it once more.
 
-    The second try books a later slot of the pace (after Retry-After, when CC names one).
-    Any other failure, and a second busy answer, are raised as they came.
+    The second try takes a later turn (after Retry-After, when CC names one). Any other
+    failure, and a second busy answer, are raised as they came.
     """
-    pace.wait()
     try:
-        return request()
+        with pace.turn():
+            return request()
     except (requests.HTTPError, OAuthError) as error:
         if not is_busy(error):
             raise
         sleep(retry_after_seconds(error))
-    pace.wait()
-    return request()
+    with pace.turn():
+        return request()
 
 
 @contextlib.contextmanager

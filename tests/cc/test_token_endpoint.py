@@ -1,4 +1,5 @@
 """CC's token endpoint: one pace for every process, one more try when busy, one refresh at a time."""
+import contextlib
 import fcntl
 import os
 
@@ -20,8 +21,10 @@ class CountingPace:
     def __init__(self):
         self.waits = 0
 
-    def wait(self):
+    @contextlib.contextmanager
+    def turn(self):
         self.waits += 1
+        yield
 
 
 def http_error(status, headers=None):
