@@ -195,12 +195,14 @@ class ConnectionSession(OAuth2Session):
         Under the connection's lock, a token another page or process stored meanwhile (a
         refresh or a new grant) is taken instead of spending ours: CC rotates refresh tokens,
         and spending one twice would look like a revoked grant. CC's refusals and outages
-        become CCErrors; a busy answer gets one more try in a later slot.
+        become CCErrors; a busy answer gets one more try in a later turn.
         """
         used = refresh_token or self.token.get("refresh_token")
         with connection_lock(self._config, self._organisation_id):
-            stored = self._token_rotated_elsewhere(used)
-            if stored is not None:
+            stored = load_token(self._db, self._secret_key, self._organisation_id)
+            if stored is None:  # disconnected meanwhile: saving a refreshed token would bring it back
+                raise GrantRevoked(None, "not_connected", "Constant Contact was disconnected")
+            if stored.get("refresh_token") not in (None, used):
                 self.token = stored
                 if not self.token.is_expired(leeway=self.leeway):
                     return self.token
@@ -224,13 +226,6 @@ class ConnectionSession(OAuth2Session):
 
     def _store_token(self, token, refresh_token=None, access_token=None):
         save_token(self._db, self._secret_key, self._organisation_id, token)
-
-    def _token_rotated_elsewhere(self, used_refresh_token):
-        """The stored token, if it holds another refresh token than the one we hold."""
-        stored = load_token(self._db, self._secret_key, self._organisation_id)
-        if stored and stored.get("refresh_token") not in (None, used_refresh_token):
-            return stored
-        return None
 
 
 @contextlib.contextmanager

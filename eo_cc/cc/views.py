@@ -178,9 +178,9 @@ def granting_election(election_id):
 def exchange_code():
     """Trade the code for tokens; on any failure flash why and return None (nothing stored).
 
-    The exchange takes its slot in the token pace, which the hourly job and every page
+    The exchange takes its turn in the token pace, which the hourly job and every page
     share. CC turns a busy request away without using the code, so a 429 or 5xx gets one
-    more try in a later slot (Authlib's authorize_access_token would forget the sign-in
+    more try in a later turn (Authlib's authorize_access_token would forget the sign-in
     state after the first).
     """
     oauth, state = cc_oauth(), request.args.get("state")

@@ -164,6 +164,20 @@ def test_a_page_that_waited_for_the_lock_uses_the_token_stored_meanwhile(cc, db,
     assert cc_tokens.get_connection(db, organisation_id)["needs_grant"] == 0
 
 
+def test_a_connection_disconnected_while_a_refresh_waited_stays_disconnected(cc, db, config, organisation_id):
+    connect_organisation(db, config, organisation_id, expires_in=-10)
+    client = cc_tokens.make_client(db, config, organisation_id)
+    cc_tokens.delete_connection(db, config["SECRET_KEY"], organisation_id)   # Disconnect, meanwhile
+    refresh = cc.post(config["CC_ACCESS_TOKEN_URL"], json={
+        "access_token": "A2", "refresh_token": "R2", "token_type": "Bearer", "expires_in": 86400})
+
+    with pytest.raises(GrantRevoked):
+        client.contacts_by_email("a@example.org")
+
+    assert not refresh.called
+    assert cc_tokens.get_connection(db, organisation_id) is None
+
+
 def test_a_refresh_busy_once_is_tried_again_and_the_page_goes_on(cc, db, config, organisation_id):
     connect_organisation(db, config, organisation_id, expires_in=-10)
     refresh = cc.post(config["CC_ACCESS_TOKEN_URL"], [
