@@ -1,6 +1,9 @@
 """Constant Contact's token endpoint against the sandbox at CC's limits (4 requests/s, 1 token
 request/s): list pages, the hourly job and a grant at the same moment."""
+import json
 import re
+import subprocess
+import sys
 import threading
 from urllib.parse import urlsplit
 
@@ -12,6 +15,7 @@ from cc_sandbox import store as sandbox_store
 from cc_sandbox import tokens as sandbox_tokens
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.cc import views as integration
+from eo_cc.cc.commands import sync_settings
 from eo_cc.cc.pace import SharedPace
 from eo_cc.cc.sync import run_sync
 from eo_cc.cc.token_endpoint import MARGIN_SECONDS, token_pace
@@ -153,6 +157,30 @@ def test_grant_access_in_the_second_the_hourly_job_refreshes(app, db, tmp_path, 
     assert (run.exit_code, run.total("removed")) == (0, 3)
     entries = token_requests(sandbox)
     assert "authorization_code" in [entry["grant_type"] for entry in entries]
+    assert_at_most_one_token_request_a_second(entries)
+    assert cc_tokens.get_connection(db, sandbox.organisation_id)["needs_grant"] == 0
+
+
+@pytest.mark.slow
+def test_three_processes_holding_one_expired_token_spend_its_refresh_token_once(app, db, at_cc_limits):
+    sandbox = at_cc_limits
+    stored = cc_tokens.load_token(db, app.config["SECRET_KEY"], sandbox.organisation_id)
+    cc_tokens.save_token(db, app.config["SECRET_KEY"], sandbox.organisation_id, dict(stored, expires_at=0))
+    children = [subprocess.Popen(
+        [sys.executable, "-m", "tests.cc.refresh_child", json.dumps(sync_settings(app.config)),
+         str(sandbox.organisation_id)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for _ in range(3)]
+    assert [child.stdout.readline().strip() for child in children] == ["ready"] * 3
+    for child in children:
+        child.stdin.write("g")
+        child.stdin.flush()
+
+    outputs = [child.communicate(timeout=60)[0].strip() for child in children]
+
+    assert [child.returncode for child in children] == [0, 0, 0]
+    assert len(set(outputs)) == 1 and int(outputs[0]) >= 1
+    entries = token_requests(sandbox)
+    assert [entry["grant_type"] for entry in entries] == ["refresh_token"]
     assert_at_most_one_token_request_a_second(entries)
     assert cc_tokens.get_connection(db, sandbox.organisation_id)["needs_grant"] == 0
 
