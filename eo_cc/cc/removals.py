@@ -36,3 +36,12 @@ def requeue_voted(db, election_id):
             attempts = 0, last_error = NULL, queued_at = :now, updated_at = :now
         """, {"election_id": election_id, "now": now})
     return cursor.rowcount
+
+
+def activity_error(activity):
+    """The first error a finished CC activity reports, as text ("" when none)."""
+    errors = activity.get("activity_errors") or []
+    first = errors[0] if errors else None
+    if isinstance(first, dict):
+        return first.get("message") or first.get("error_message") or str(first)
+    return str(first) if first else ""

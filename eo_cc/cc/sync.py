@@ -1,10 +1,9 @@
 """The hourly batch: remove voters who voted from each election's chosen CC list.
 
-Flask-free: the cron script, `flask cc-sync` and the "Sync now" button all call
-`run_sync(db, config, ...)`. One run takes a file lock, then per election (oldest
-waiting first): re-polls activities left by an earlier run, resolves queued emails
-to contact ids the cheaper way, submits removals in batches of at most 500 (recorded
-BEFORE polling, so a killed run never loses or resubmits a batch) and polls them.
+Flask-free: the cron script, `flask cc-sync` and the "Sync now" button all call `run_sync(db, config, ...)`.
+One run takes a file lock, then per election (oldest waiting first): re-polls activities left by an earlier
+run, resolves queued emails to contact ids the cheaper way, submits removals in batches of at most 500
+(recorded BEFORE polling, so a killed run never loses or resubmits a batch) and polls them.
 """
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from . import mailings, tokens
 from .api import CCError, GrantRevoked, QuotaExceeded
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
-from .removals import DONE, QUEUED, SUBMITTED, WAITING
+from .removals import DONE, QUEUED, SUBMITTED, WAITING, activity_error
 from .report import ElectionResult, RunResult, run_message
 from .resolve import resolve
 
@@ -38,6 +37,7 @@ class _Job:
     pending: dict = field(default_factory=dict)   # activity ids still to poll, oldest first
     stopped: bool = False
     last_removal_id: int | None = None            # the queue as resolve() read it
+    early_poll_at: float | None = None            # time.monotonic() for its first poll
 
     @property
     def list_id(self):
@@ -113,7 +113,7 @@ class _Run:
         try:  # mailings first: voters who vote while an import runs are removed after it
             mailed = mailings.Step(self, mail_work, self._client).execute()
             elections = [e for e in self._due(election_id) if e["cc_list_id"] not in mailed.busy_lists]
-            jobs = [self._prepare(election) for election in elections]
+            jobs = self._prepare_all(elections)
             self._submit_round_robin(jobs)
             self._poll(jobs)
         finally:
@@ -131,10 +131,24 @@ class _Run:
             GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
 
     def _prepare(self, election):
-        """Connect, re-poll earlier activities and resolve emails for one election."""
+        """Connect, re-poll, resolve and submit the first batch (the rest go round robin) for one election."""
         job = _Job(election, ElectionResult(election["id"], election["title"]))
         self._guarded(job, self._prepare_steps)
+        if job.batches and not self.dry_run:
+            self._guarded(job, self._submit, job.batches.pop(0))
+            job.early_poll_at = time.monotonic() + POLL_FIRST_SECONDS
         return job
+
+    def _prepare_all(self, elections):
+        """Prepare each election in turn; first polls due meanwhile fill the wait for the next token turn."""
+        jobs = []
+        for election in elections:
+            for job in jobs:
+                if job.early_poll_at is not None and job.early_poll_at <= time.monotonic():
+                    job.early_poll_at = None     # one early poll; the others wait for _poll
+                    self._guarded(job, self._poll_round)
+            jobs.append(self._prepare(election))
+        return jobs
 
     def _prepare_steps(self, job):
         job.client = self._client(job.election["organisation_id"])
@@ -238,7 +252,7 @@ class _Run:
         if self.verbose:
             self.echo(f"  activity {activity_id}: {state} ({activity.get('percent_done', 0)}%)")
         if state in FINISHED_OK or state in FINISHED_BADLY:
-            self._settle(job, activity_id, state, _activity_error(activity))
+            self._settle(job, activity_id, state, activity_error(activity))
             return True
         return False
 
@@ -384,11 +398,3 @@ class _Run:
                 ({"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
                   "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
                   "error": r.error} for r in result.elections), pk=("run_id", "election_id"))
-
-
-def _activity_error(activity):
-    errors = activity.get("activity_errors") or []
-    first = errors[0] if errors else None
-    if isinstance(first, dict):
-        return first.get("message") or first.get("error_message") or str(first)
-    return str(first) if first else ""

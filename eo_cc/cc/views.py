@@ -7,7 +7,7 @@ from the OAuth callback into `tokens` (encrypted); they never touch the session 
 import logging
 
 import requests
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
@@ -27,6 +27,7 @@ from .budget import request_counter
 from .commands import is_sync_running, start_background_sync
 from .report import not_in_list_emails, sync_status, verdict
 from .resolve import remember_list_sizes
+from .token_endpoint import connection_lock, is_busy, paced, token_pace
 
 bp = Blueprint("cc", __name__)
 PAGE = "/elections/<int:election_id>/integration"
@@ -34,8 +35,8 @@ log = logging.getLogger(__name__)
 
 CC_LISTS_PAGE = "https://app.constantcontact.com/pages/contacts/ui#lists"
 GRANT_ELECTION_KEY = "cc_grant_election_id"
-BUSY = ("Constant Contact was busy and did not finish the connection; nothing changed. "
-        "Click Grant access again.")
+BUSY = ("Constant Contact was busy and did not finish the connection; click Grant access again. "
+        "Nothing changed.")
 NOT_GRANTED = "Constant Contact did not grant access; nothing changed. Please click Grant access again."
 # What CC's sign-in may say on its way back (RFC 6749 4.1.2.1), in our words.
 GRANT_ERRORS = {
@@ -154,7 +155,8 @@ def callback():
     if token is None:
         return redirect(back)
     db = get_db()
-    tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
+    with connection_lock(current_app.config, election["organisation_id"]):  # not amid a refresh
+        tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
     record(db, None, current_user.id, "granted Constant Contact access",
            organisation_id=election["organisation_id"])
     flash("eo_cc is now configured to integrate with your Constant Contact account.", "success")
@@ -174,14 +176,26 @@ def granting_election(election_id):
 
 
 def exchange_code():
-    """Trade the code for tokens; on any failure flash why and return None (nothing stored)."""
-    try:
-        return cc_oauth().authorize_access_token()
-    except MismatchingStateError:
+    """Trade the code for tokens; on any failure flash why and return None (nothing stored).
+
+    The exchange takes its turn in the token pace, which the hourly job and every page
+    share. CC turns a busy request away without using the code, so a 429 or 5xx gets one
+    more try in a later turn (Authlib's authorize_access_token would forget the sign-in
+    state after the first).
+    """
+    oauth, state = cc_oauth(), request.args.get("state")
+    started = oauth.framework.get_state_data(session, state) if state else None
+    if started is None:
         flash(GRANT_NOT_STARTED_HERE, "error")
+        return None
+    oauth.framework.clear_state_data(session, state)
+    params = {key: started[key] for key in ("redirect_uri", "code_verifier") if started.get(key)}
+    try:
+        return paced(token_pace(current_app.config), lambda: oauth.fetch_access_token(
+            code=request.args.get("code"), state=state, **params))
     except OAuthError as error:
         log.warning("CC token exchange refused: %s", error)
-        flash(NOT_GRANTED, "error")
+        flash(BUSY if is_busy(error) else NOT_GRANTED, "error")
     except requests.HTTPError as error:
         log.warning("CC token exchange failed: %s", error)
         flash(BUSY, "error")
@@ -198,7 +212,8 @@ def disconnect(election_id):
     """Forget the organisation's CC connection (all its elections); revoke it at CC, best effort."""
     election = load_election(election_id)
     db = get_db()
-    token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], election["organisation_id"])
+    with connection_lock(current_app.config, election["organisation_id"]):  # not amid a refresh
+        token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], election["organisation_id"])
     if token is None:
         flash("There was no Constant Contact connection to disconnect.", "info")
         return to_settings(election_id)

@@ -177,14 +177,34 @@ def test_reused_code_is_refused_and_stores_nothing(client, db, election_id, requ
     (429, {"error": "too_many_requests"}),
     (503, {"error": "temporarily_unavailable"}),
 ])
-def test_a_busy_token_endpoint_at_the_exchange_says_so_and_stores_nothing(client, db, election_id,
-                                                                          requests_mock, status, body):
-    requests_mock.post(TOKEN_URL, status_code=status, json=body)
+def test_a_token_endpoint_busy_twice_at_the_exchange_says_so_and_stores_nothing(client, db, election_id,
+                                                                                  requests_mock, status, body):
+    exchange = requests_mock.post(TOKEN_URL, status_code=status, json=body)
     response = finish_grant(client, start_grant(client, election_id)["state"])
     assert response.status_code == 200
-    assert "Constant Contact was busy and did not finish the connection" in response.get_data(as_text=True)
+    assert ("Constant Contact was busy and did not finish the connection; click Grant access again"
+            in response.get_data(as_text=True))
+    assert NOTICE not in response.get_data(as_text=True)
     assert response.request.path == f"/elections/{election_id}/integration"
+    assert exchange.call_count == 2  # one more try: a refused exchange did not use the code
     assert connection_count(db) == 0
+
+
+@pytest.mark.parametrize("busy", [
+    {"status_code": 429, "json": {"error_key": "throttled", "error_message": "Too Many Requests"},
+     "headers": {"Retry-After": "0"}},
+    {"status_code": 429, "json": {"error": "too_many_requests"}},
+    {"status_code": 503, "text": "<html>down</html>"},
+])
+def test_a_token_endpoint_busy_once_at_the_exchange_still_connects(client, db, election_id, requests_mock,
+                                                                   busy):
+    exchange = requests_mock.post(TOKEN_URL, [busy, {"json": token_response()}])
+    response = finish_grant(client, start_grant(client, election_id)["state"])
+    assert NOTICE in response.get_data(as_text=True)
+    assert exchange.call_count == 2
+    codes = [parse_qs(request.text)["code"] for request in exchange.request_history]
+    assert codes == [["the-code"], ["the-code"]]
+    assert connection_count(db) == 1
 
 
 def test_a_token_answer_without_an_access_token_stores_nothing(client, db, election_id, requests_mock):
