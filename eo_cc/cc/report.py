@@ -12,6 +12,8 @@ from .removals import DONE, NOT_IN_LIST, QUEUED, SUBMITTED, WAITING
 
 UP_TO_DATE = "Your list is up to date — safe to send a reminder now"
 FAILURES_SHOWN = 20
+SCAN_RESTARTED = ("Constant Contact no longer accepted the place where the last list scan stopped "
+                  "(its cursor had expired), so the list was paged again from page 1")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class ElectionResult:
     submitted: int = 0
     requests: int = 0
     error: str | None = None
+    scan_restarted: bool = False   # CC refused where the last list scan stopped
 
     def summary(self, dry_run=False):
         name = f'Election {self.election_id} "{self.title}"'
@@ -38,6 +41,8 @@ class ElectionResult:
                     f"{self.failed} still queued, {self.requests} requests")
             if self.processing:
                 text += f", {self.processing} still being processed by Constant Contact"
+        if self.scan_restarted:
+            text += f"; {SCAN_RESTARTED}"
         return text + (f"; error: {self.error}" if self.error else "")
 
 
@@ -63,6 +68,8 @@ def run_message(result, dry_run):
             f"{result.total('not_in_list')} not in the list, {result.total('failed')} still queued")
     if result.total("processing"):
         text += f", {result.total('processing')} still being processed by Constant Contact"
+    if any(r.scan_restarted for r in result.elections):
+        text += f" ({SCAN_RESTARTED})"
     errors = [r.error for r in result.elections if r.error]
     return text + (f" ({errors[0]})." if errors else ".")
 

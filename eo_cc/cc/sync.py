@@ -144,7 +144,8 @@ class _Run:
         job.last_removal_id = one(self.db, "SELECT max(id) AS id FROM cc_removals "
                                   "WHERE election_id = ?", [job.election["id"]])["id"]
         found = resolve(self.db, job.client, self.call, job.list_id, job.election["id"],
-                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args))
+                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args),
+                        on_restart=lambda: setattr(job.result, "scan_restarted", True))
         job.batches = found.batches
         job.result.not_in_list, job.result.would_remove = found.not_in_list, found.would_remove
 
