@@ -46,6 +46,7 @@ def due(db, election_id=None, now=None):
     now = now or clock.now()
     candidates = rows(db, """
         SELECT * FROM elections e WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+          AND e.cc_list_problem IS NULL   -- a list the connected account lacks: wait for a new choice
           AND (:only IS NULL OR e.id = :only) AND (e.has_cc_ballot_links = 1
             OR e.state = 'draft' AND e.opens_at IS NOT NULL AND e.opens_at > :now
             OR EXISTS (SELECT 1 FROM cc_link_fields f WHERE f.election_id = e.id AND f.deleted_at IS NULL)

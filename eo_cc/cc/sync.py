@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import mailings, tokens
-from .api import CCError, GrantRevoked, QuotaExceeded
+from . import accounts, mailings, tokens
+from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
 from .removals import DONE, QUEUED, SUBMITTED, WAITING
@@ -89,6 +89,7 @@ class _Run:
         self.pacer = api_pace(config)
         self.ledger = RequestLedger(db, int(config["CC_DAILY_REQUEST_BUDGET"]))
         self.clients = {}          # organisation_id -> Client, or the GrantRevoked that stopped it
+        self.checked_accounts = set()   # organisations whose chosen lists were checked this run
         self.stop_reason = None    # quota or budget: stop every election
         self.started_at = clock.iso()
         self.run_id = None
@@ -126,7 +127,7 @@ class _Run:
         return rows(self.db, f"""
             SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
-            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != '' AND e.cc_list_problem IS NULL
               AND r.state IN {WAITING} {only}
             GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
 
@@ -138,6 +139,8 @@ class _Run:
 
     def _prepare_steps(self, job):
         job.client = self._client(job.election["organisation_id"])
+        if self._list_not_in_account(job):
+            return
         if not self.dry_run:
             self._repoll(job)
         # Ballots cast from here on wait for the next run: they are no failure of this one.
@@ -148,6 +151,16 @@ class _Run:
                         on_restart=lambda: setattr(job.result, "scan_restarted", True))
         job.batches = found.batches
         job.result.not_in_list, job.result.would_remove = found.not_in_list, found.would_remove
+
+    def _list_not_in_account(self, job):
+        """Once per run and organisation, what a grant left unchecked; a marked list gets nothing."""
+        organisation_id = job.election["organisation_id"]
+        if organisation_id not in self.checked_accounts and not self.dry_run:
+            self.checked_accounts.add(organisation_id)
+            accounts.check_before_sync(self.db, job.client, self.call, organisation_id)
+        job.result.error = accounts.election_problem(self.db, job.election["id"])
+        job.stopped = job.result.error is not None
+        return job.stopped
 
     def _guarded(self, job, step, *args):
         """Run one step for a job; CC failures stop the job (or the whole run), never crash it."""
@@ -239,7 +252,7 @@ class _Run:
         if self.verbose:
             self.echo(f"  activity {activity_id}: {state} ({activity.get('percent_done', 0)}%)")
         if state in FINISHED_OK or state in FINISHED_BADLY:
-            self._settle(job, activity_id, state, _activity_error(activity))
+            self._settle(job, activity_id, state, activity_error(activity))
             return True
         return False
 
@@ -369,8 +382,7 @@ class _Run:
         job.result.processing = counts.get(SUBMITTED, 0)
 
     def _record_removed(self, job, count):
-        """Count settled removals in the run record inside _settle's transaction, so a run
-        killed before _write_record still accounts for what it removed."""
+        """Count settled removals in the run record in _settle's transaction (a run may be killed)."""
         self.db.execute(
             "INSERT INTO sync_run_elections (run_id, election_id, removed) VALUES (?, ?, ?) "
             "ON CONFLICT (run_id, election_id) DO UPDATE SET removed = removed + excluded.removed",
@@ -386,10 +398,3 @@ class _Run:
                   "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
                   "error": r.error} for r in result.elections), pk=("run_id", "election_id"))
 
-
-def _activity_error(activity):
-    errors = activity.get("activity_errors") or []
-    first = errors[0] if errors else None
-    if isinstance(first, dict):
-        return first.get("message") or first.get("error_message") or str(first)
-    return str(first) if first else ""
