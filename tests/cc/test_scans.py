@@ -7,7 +7,8 @@ from eo_cc.cc.report import SCAN_RESTARTED
 from eo_cc.db import one
 
 from .fake_cc import API, FakeCC, mocker
-from .test_sync import connect_organisation, election_with_list, emails, queue, sleeps, states, sync  # noqa: F401
+from .test_sync import connect_organisation, election_with_list, emails, queue, states
+from .test_sync import sleeps, sync  # noqa: F401  (fixtures)
 
 OLD = "2020-01-01T00:00:00+00:00"
 
