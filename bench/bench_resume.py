@@ -186,7 +186,7 @@ def report(clean, resume, restart):
         print(f"  API requests  {row['requests']:>5}  = {ratio:.2f} x the clean run "
               f"({clean['requests']}); goal <= 1.3 x")
         print(f"  answered      {answered:>5}  = {answered / clean['requests']:.2f} x "
-              f"({row['faulted']} were injected faults)")
+              f"({row['faulted']} were faulted: {row['faulted'] / row['requests']:.0%} of all requests)")
         for endpoint, n in sorted(row["by_endpoint"].items()):
             print(f"      {n:>5}  {endpoint}")
         ok = ok and exact
