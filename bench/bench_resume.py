@@ -6,8 +6,8 @@ early). Three scenarios, each on a fresh sandbox and database, each run in a chi
 - clean: no fault, every activity completes; one run (bench_sync.py's 10,000 x 5,000 case);
 - resume (eo_cc as it is): 20 % of /v3 requests faulted (5 % each of 500, 503, 429 and
   dropped connections), the first removal activity fails and the second times out, every
-  access token expires after the first kill, and the first three runs are killed (SIGKILL)
-  just after their k-th answered API request, k drawn from [1, 35] by a seeded RNG; then
+  access token expires after the first kill, and three runs are killed (SIGKILL) just after
+  the k-th API answer of the scenario, for three k drawn from [1, 40] by a seeded RNG; then
   runs until the list is exactly right;
 - restart (the baseline): the same, with a list scan that always starts again at page 1.
 
@@ -66,16 +66,22 @@ def scenario(name, workdir, faults, kills, seed, restart_scans):
         config = {"SECRET_KEY": _common.SECRET_KEY, "DATABASE": str(workdir / "eo_cc.sqlite"),
                   "CC_REQUESTS_PER_SECOND": RATE, "CC_DAILY_REQUEST_BUDGET": 10_000,
                   **sandbox.cc_config()}
+        kills_left, answered, expired = list(kills), 0, False
         for n in range(MAX_RUNS):
-            kill_at = kills[n] if n < len(kills) else 0
-            if n == 1 and kills:   # after the first kill every access token expires
+            kill_at = kills_left[0] - answered if kills_left else 0
+            if kills and len(kills_left) < len(kills) and not expired:   # after the first kill
                 set_faults(sandbox.url, faults, seed + n, expire_tokens=True)
+                expired = True
             elif faults:
                 set_faults(sandbox.url, faults, seed + n)
-            runs.append(run_child(config, sandbox.url, faults, seed + n, kill_at, restart_scans))
+            run = run_child(config, sandbox.url, faults, seed + n, kill_at, restart_scans)
+            runs.append(run)
+            answered += run.get("killed_at") or run["answers"]
+            if "killed_at" in run:
+                kills_left.pop(0)
             waiting = db.execute("SELECT count(*) FROM cc_removals WHERE election_id = ? "
                                  "AND state IN ('queued', 'submitted')", [election_id]).fetchone()[0]
-            if not kill_at and waiting == 0:
+            if "killed_at" not in run and waiting == 0:
                 break
         stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=30).json()
         left = requests.get(f"{sandbox.url}/_sandbox/lists/{list_id}/members.json",
@@ -90,9 +96,7 @@ def run_child(config, sandbox_url, faults, seed, kill_at, restart_scans):
             "kill_at": kill_at, "restart_scans": restart_scans}
     done = subprocess.run([sys.executable, __file__, "--child", json.dumps(args)],
                           capture_output=True, text=True, timeout=900, cwd=str(_common.ROOT))
-    if kill_at:
-        if done.returncode != -signal.SIGKILL:
-            raise RuntimeError(f"the run was to be killed, it ended with {done.returncode}:\n{done.stderr}")
+    if kill_at and done.returncode == -signal.SIGKILL:
         return {"killed_at": kill_at}
     if done.returncode != 0:
         raise RuntimeError(f"the sync process failed:\n{done.stderr}")
@@ -110,7 +114,7 @@ def child(args_json):
     config = {**DEFAULTS, **args["config"]}
     if args["restart_scans"]:   # the baseline: every scan starts at page 1
         scans.open_scan = lambda db, list_id, max_age: scans.start(db, list_id)
-    answers = {"n": 0}
+    answers = {"n": 0, "activities": 0}
     original = requests.Session.request
 
     def request(self, method, url, *rest, **kwargs):
@@ -119,8 +123,9 @@ def child(args_json):
             answers["n"] += 1
             if answers["n"] == args["kill_at"]:
                 os.kill(os.getpid(), signal.SIGKILL)
-            if (args["faults"] and response.status_code == 201
+            if (args["faults"] and response.status_code == 201 and answers["activities"] < 2
                     and str(url).endswith("/remove_list_memberships")):   # the next activity's outcome
+                answers["activities"] += 1
                 set_faults(args["sandbox"], args["faults"], args["seed"] + 100)
         return response
 
@@ -128,7 +133,7 @@ def child(args_json):
     db = connect(config["DATABASE"])
     outcome = run_sync(db, config, echo=lambda line: None,
                        lock_path=str(Path(config["DATABASE"]).with_name("cc_sync.lock")))
-    print(json.dumps({"requests": outcome.requests, "exit_code": outcome.exit_code,
+    print(json.dumps({"requests": outcome.requests, "exit_code": outcome.exit_code, "answers": answers["n"],
                       "message": outcome.message}))
 
 
@@ -140,7 +145,7 @@ def figures(name, runs, stats, left, states):
     return {"name": name, "requests": total, "by_endpoint": by_endpoint, "runs": len(runs),
             "kills": sum(1 for run in runs if "killed_at" in run),
             "kill_points": [run["killed_at"] for run in runs if "killed_at" in run],
-            "faulted": faulted,
+            "faulted": faulted, "errors": stats["errors"],
             "left_on_list": left, "expected_left": M - P, "states": states,
             "forbidden": len(stats["forbidden_calls"])}
 
@@ -154,9 +159,9 @@ def main():
     if args.child:
         return child(args.child)
     rng = random.Random(args.seed)
-    kills = [rng.randint(1, 35) for _ in range(KILLS)]
+    kills = sorted(rng.sample(range(1, 41), KILLS))   # after these answers of the whole scenario
     print(f"Resume benchmark: M = {M:,} list members, P = {P:,} voted, {RATE} requests/s; faults "
-          f"{FAULTS} (seed {args.seed}); kills after answer {kills} of runs 1-{KILLS}")
+          f"{FAULTS} (seed {args.seed}); kills after answers {kills} (counted over all runs)")
     with tempfile.TemporaryDirectory(prefix="eo_cc_bench_resume_") as tmp:
         clean = scenario("clean", Path(tmp) / "clean", {}, [], args.seed, False)
         resume = scenario("resume", Path(tmp) / "resume", FAULTS, kills, args.seed, False)
@@ -189,6 +194,7 @@ def report(clean, resume, restart):
               f"({row['faulted']} were faulted: {row['faulted'] / row['requests']:.0%} of all requests)")
         for endpoint, n in sorted(row["by_endpoint"].items()):
             print(f"      {n:>5}  {endpoint}")
+        print(f"  errors the sandbox noted: {row['errors']}")
         ok = ok and exact
     print(f"\nResumed scans: {resume['requests']} requests = "
           f"{resume['requests'] / clean['requests']:.2f} x the fault-free {clean['requests']}"

@@ -136,6 +136,13 @@ def test_a_grant_for_another_account_marks_elections_whose_list_it_lacks(app, cl
     assert states(db, election) == {"queued": 2} and result.exit_code == 0
     sync_now = client.post(f"/elections/{election}/integration/sync", follow_redirects=True)
     assert "Nothing was synced" in sync_now.get_data(as_text=True)
+
+
+def test_mailings_wait_while_the_chosen_list_is_marked(db, election):
+    db["elections"].update(election, {"cc_list_id": "list-club", "cc_list_name": "Club voters",
+                                      "has_cc_ballot_links": 1})
+    assert [e["id"] for e in mailings.due(db, election)] == [election]
+    db["elections"].update(election, {"cc_list_problem": "wrong_account"})
     assert mailings.due(db, election) == []
 
 
