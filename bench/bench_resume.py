@@ -44,10 +44,10 @@ def activity_outcome(sandbox_url):
 
 
 def set_faults(sandbox_url, faults, seed, **extra):
-    outcome, made = activity_outcome(sandbox_url)
+    outcome, _ = activity_outcome(sandbox_url)
     settings = {**faults, "activity_outcome": outcome, **extra}
     if faults:
-        settings["seed"] = seed * 1000 + made
+        settings["seed"] = seed   # the same seed all along: the sandbox's faults go on where they were
     requests.post(f"{sandbox_url}/_sandbox/faults", json=settings, timeout=30).raise_for_status()
 
 
@@ -70,11 +70,11 @@ def scenario(name, workdir, faults, kills, seed, restart_scans):
         for n in range(MAX_RUNS):
             kill_at = kills_left[0] - answered if kills_left else 0
             if kills and len(kills_left) < len(kills) and not expired:   # after the first kill
-                set_faults(sandbox.url, faults, seed + n, expire_tokens=True)
+                set_faults(sandbox.url, faults, seed, expire_tokens=True)
                 expired = True
             elif faults:
-                set_faults(sandbox.url, faults, seed + n)
-            run = run_child(config, sandbox.url, faults, seed + n, kill_at, restart_scans)
+                set_faults(sandbox.url, faults, seed)
+            run = run_child(config, sandbox.url, faults, seed, kill_at, restart_scans)
             runs.append(run)
             answered += run.get("killed_at") or run["answers"]
             if "killed_at" in run:
@@ -126,7 +126,7 @@ def child(args_json):
             if (args["faults"] and response.status_code == 201 and answers["activities"] < 2
                     and str(url).endswith("/remove_list_memberships")):   # the next activity's outcome
                 answers["activities"] += 1
-                set_faults(args["sandbox"], args["faults"], args["seed"] + 100)
+                set_faults(args["sandbox"], args["faults"], args["seed"])
         return response
 
     requests.Session.request = request
