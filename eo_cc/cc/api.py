@@ -129,6 +129,10 @@ class Client:
 
     # --- the API ------------------------------------------------------------------
 
+    def account_summary(self):
+        """The connected account: encoded_account_id, organization_name, contact_email (account_read)."""
+        return self._request("GET", "/account/summary")
+
     def contact_lists(self):
         """Every contact list in the account, with its active membership count."""
         params = {"limit": MAX_PAGE_SIZE, "include_membership_count": "active"}
@@ -280,6 +284,15 @@ class Client:
         except ValueError as error:
             raise CCError(response.status_code, "invalid_response",
                           "the response was not JSON", retryable=True) from error
+
+
+def activity_error(activity):
+    """The first error message of a finished activity, or ""."""
+    errors = activity.get("activity_errors") or []
+    first = errors[0] if errors else None
+    if isinstance(first, dict):
+        return first.get("message") or first.get("error_message") or str(first)
+    return str(first) if first else ""
 
 
 def import_size(body):

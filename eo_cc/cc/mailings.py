@@ -21,7 +21,7 @@ from .. import clock
 from ..db import rows
 from ..elections.voting_window import effective_state
 from . import imports, links, list_check
-from .api import CCError, GrantRevoked, QuotaExceeded
+from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted
 from .removals import SUBMITTED
 
@@ -46,6 +46,7 @@ def due(db, election_id=None, now=None):
     now = now or clock.now()
     candidates = rows(db, """
         SELECT * FROM elections e WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+          AND e.cc_list_problem IS NULL   -- a list the connected account lacks: wait for a new choice
           AND (:only IS NULL OR e.id = :only) AND (e.has_cc_ballot_links = 1
             OR e.state = 'draft' AND e.opens_at IS NOT NULL AND e.opens_at > :now
             OR EXISTS (SELECT 1 FROM cc_link_fields f WHERE f.election_id = e.id AND f.deleted_at IS NULL)
@@ -245,7 +246,7 @@ class Step:
         state = activity.get("state")
         if state == imports.FINISHED_OK or state in imports.FINISHED_BADLY:
             list_check.settle_stranger_removal(self.db, election, activity_id, state,
-                                               imports.activity_error(activity))
+                                               activity_error(activity))
         elif imports.given_up(submitted_at):
             state = "timed_out"
             list_check.settle_stranger_removal(self.db, election, activity_id, state,

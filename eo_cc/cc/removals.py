@@ -37,11 +37,3 @@ def requeue_voted(db, election_id):
         """, {"election_id": election_id, "now": now})
     return cursor.rowcount
 
-
-def activity_error(activity):
-    """The first error a finished CC activity reports, as text ("" when none)."""
-    errors = activity.get("activity_errors") or []
-    first = errors[0] if errors else None
-    if isinstance(first, dict):
-        return first.get("message") or first.get("error_message") or str(first)
-    return str(first) if first else ""

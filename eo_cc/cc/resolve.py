@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from .. import clock
 from ..db import one, rows
-from . import api
+from . import api, scans
 from .removals import NOT_IN_LIST, QUEUED
 
 PAGE_SIZE = api.MAX_PAGE_SIZE
@@ -35,10 +35,12 @@ class Resolution:
         return sum(len(batch) for batch in self.batches)
 
 
-def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=None):
+def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=None,
+            on_restart=None):
     """Batch the election's queued removals by contact id; mark emails not on the list.
 
-    progress(done, total or None, what), when given, hears how far a long look-up is.
+    progress(done, total or None, what), when given, hears how far a long look-up is;
+    on_restart() hears that a list scan had to start again at page 1 (CC refused its cursor).
     """
     queued = rows(db, f"""
         SELECT r.id, r.email, c.contact_id FROM cc_removals r
@@ -46,7 +48,7 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
         WHERE r.election_id = ? AND r.state = '{QUEUED}' ORDER BY r.queued_at, r.id""",
                   [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id])
     unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
-    found = look_up(db, client, call, list_id, unknown, progress) if unknown else {}
+    found = look_up(db, client, call, list_id, unknown, progress, on_restart) if unknown else {}
     resolved, missing = [], []
     for row in queued:
         contact_id = row["contact_id"] or found.get(row["email"])
@@ -60,13 +62,13 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
                       len(missing))
 
 
-def look_up(db, client, call, list_id, emails, progress=None):
+def look_up(db, client, call, list_id, emails, progress=None, on_restart=None):
     """email -> contact id (None: not on the list), by one GET each or by paging the list."""
     if by_email_is_cheaper(db, client, call, list_id, len(emails)):
         found = look_up_each(client, call, list_id, emails, progress)
         remember(db, list_id, found)
     else:
-        found = page_list(db, client, call, list_id, set(emails), progress)
+        found = page_list(db, client, call, list_id, set(emails), progress, on_restart)
     return found
 
 
@@ -76,7 +78,8 @@ def by_email_is_cheaper(db, client, call, list_id, k):
     size = list_size(db, client, call, list_id)
     if size is None:
         return k <= UNKNOWN_SIZE_PER_EMAIL
-    return k <= max(1, math.ceil(size / PAGE_SIZE))
+    pages = scans.pages_left(db, list_id, max(1, math.ceil(size / PAGE_SIZE)), CONTACT_ID_MAX_AGE)
+    return k <= pages
 
 
 def list_size(db, client, call, list_id):
@@ -110,21 +113,37 @@ def look_up_each(client, call, list_id, emails, progress=None):
     return found
 
 
-def page_list(db, client, call, list_id, wanted, progress=None):
-    """Page the list at 500 a page, stopping early once every wanted email is found."""
-    found, scanned = {}, 0
-    for page in list_pages(client, call, list_id):
-        contacts = {address(c): c.get("contact_id") for c in page}
-        found.update((email, contacts[email]) for email in wanted & contacts.keys())
-        # Cached page by page: the write hides in the pacer's wait before the next request.
-        remember(db, list_id, contacts)
-        scanned += len(page)
-        if progress:
-            progress(scanned, None, "scanned list members")
-        if len(found) == len(wanted):
-            return found
+def page_list(db, client, call, list_id, wanted, progress=None, on_restart=None):
+    """Page the list at 500 a page, stopping early once every wanted email is found.
+
+    Goes on from an earlier run's unfinished scan (see scans.py); an email is taken to be not on
+    the list only after the scan has seen the whole list. on_restart() hears when CC refused the
+    recorded place and the scan started again at page 1.
+    """
+    scan = scans.open_scan(db, list_id, CONTACT_ID_MAX_AGE)
+    found = scans.cached_since(db, list_id, wanted, scan.started_at) if scan.is_resumed else {}
+    if len(found) == len(wanted):
+        return found
+    try:
+        scanned = 0
+        for page in scans.pages(db, client, call, scan, PAGE_SIZE,
+                                lambda contacts: remember(db, list_id, contacts_by_address(contacts))):
+            contacts = contacts_by_address(page)
+            found.update((email, contacts[email]) for email in wanted & contacts.keys())
+            scanned += len(page)
+            if progress:
+                progress(scanned, None, "scanned list members")
+            if len(found) == len(wanted):
+                return found
+    finally:
+        if scan.was_restarted and on_restart:
+            on_restart()
     remember(db, list_id, {email: None for email in wanted - found.keys()})
     return found
+
+
+def contacts_by_address(page):
+    return {address(c): c.get("contact_id") for c in page}
 
 
 def list_pages(client, call, list_id):

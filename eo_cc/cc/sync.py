@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import mailings, tokens
-from .api import CCError, GrantRevoked, QuotaExceeded
+from . import accounts, mailings, run_record, tokens
+from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
-from .removals import DONE, QUEUED, SUBMITTED, WAITING, activity_error
+from .removals import DONE, QUEUED, SUBMITTED, WAITING
 from .report import ElectionResult, RunResult, run_message
 from .resolve import resolve
 
@@ -89,6 +89,7 @@ class _Run:
         self.pacer = api_pace(config)
         self.ledger = RequestLedger(db, int(config["CC_DAILY_REQUEST_BUDGET"]))
         self.clients = {}          # organisation_id -> Client, or the GrantRevoked that stopped it
+        self.checked_accounts = set()   # organisations whose chosen lists were checked this run
         self.stop_reason = None    # quota or budget: stop every election
         self.started_at = clock.iso()
         self.run_id = None
@@ -126,7 +127,7 @@ class _Run:
         return rows(self.db, f"""
             SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
-            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != '' AND e.cc_list_problem IS NULL
               AND r.state IN {WAITING} {only}
             GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
 
@@ -152,15 +153,28 @@ class _Run:
 
     def _prepare_steps(self, job):
         job.client = self._client(job.election["organisation_id"])
+        if self._list_not_in_account(job):
+            return
         if not self.dry_run:
             self._repoll(job)
         # Ballots cast from here on wait for the next run: they are no failure of this one.
         job.last_removal_id = one(self.db, "SELECT max(id) AS id FROM cc_removals "
                                   "WHERE election_id = ?", [job.election["id"]])["id"]
         found = resolve(self.db, job.client, self.call, job.list_id, job.election["id"],
-                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args))
+                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args),
+                        on_restart=lambda: setattr(job.result, "scan_restarted", True))
         job.batches = found.batches
         job.result.not_in_list, job.result.would_remove = found.not_in_list, found.would_remove
+
+    def _list_not_in_account(self, job):
+        """Once per run and organisation, what a grant left unchecked; a marked list gets nothing."""
+        organisation_id = job.election["organisation_id"]
+        if organisation_id not in self.checked_accounts and not self.dry_run:
+            self.checked_accounts.add(organisation_id)
+            accounts.check_before_sync(self.db, job.client, self.call, organisation_id)
+        job.result.error = accounts.election_problem(self.db, job.election["id"])
+        job.stopped = job.result.error is not None
+        return job.stopped
 
     def _guarded(self, job, step, *args):
         """Run one step for a job; CC failures stop the job (or the whole run), never crash it."""
@@ -267,7 +281,7 @@ class _Run:
                     f"UPDATE cc_removals SET state = '{DONE}', last_error = NULL, updated_at = ? "
                     f"WHERE activity_id = ? AND state = '{SUBMITTED}'", [now, activity_id]).rowcount
                 job.result.removed += changed
-                self._record_removed(job, changed)
+                run_record.add_removed(self.db, self.run_id, job.election["id"], changed)
             else:
                 self.db.execute(
                     f"UPDATE cc_removals SET state = '{QUEUED}', activity_id = NULL, "
@@ -353,48 +367,20 @@ class _Run:
     # --- 5. the record ----------------------------------------------------------------
 
     def _start_record(self):
-        return self.db["sync_runs"].insert({
-            "started_at": self.started_at, "is_dry_run": int(self.dry_run)}).last_pk
+        return run_record.start(self.db, self.started_at, self.dry_run)
 
     def _finish(self, run_id, jobs, mailed):
         for job in jobs:
-            self._count_leftovers(job)
+            if not self.dry_run:
+                job.result.failed, job.result.processing = run_record.leftovers(
+                    self.db, job.election["id"], self.started_at, job.last_removal_id)
             self.echo(job.result.summary(self.dry_run))
         results = [job.result for job in jobs]
         failed = any(r.failed or r.error for r in results) or mailed.failed
         exit_code = 1 if failed else 0
         result = RunResult(exit_code, "", run_id, results, self.ledger.requests)
         result.message = run_message(result, self.dry_run) + mailed.summary()
-        self._write_record(run_id, result)
+        run_record.finish(self.db, run_id, result)
         if len(results) > 1 or self.verbose:
             self.echo(result.message)
         return result
-
-    def _count_leftovers(self, job):
-        """Removals still queued (failed this run) or still processing at CC."""
-        if self.dry_run:
-            return
-        counts = dict(self.db.execute(
-            "SELECT state, count(*) FROM cc_removals WHERE election_id = ? AND queued_at <= ? "
-            f"AND id <= coalesce(?, id) AND state IN {WAITING} GROUP BY state",
-            [job.election["id"], self.started_at, job.last_removal_id]).fetchall())
-        job.result.failed = counts.get(QUEUED, 0)
-        job.result.processing = counts.get(SUBMITTED, 0)
-
-    def _record_removed(self, job, count):
-        """Count settled removals in the run record inside _settle's transaction, so a run
-        killed before _write_record still accounts for what it removed."""
-        self.db.execute(
-            "INSERT INTO sync_run_elections (run_id, election_id, removed) VALUES (?, ?, ?) "
-            "ON CONFLICT (run_id, election_id) DO UPDATE SET removed = removed + excluded.removed",
-            [self.run_id, job.election["id"], count])
-
-    def _write_record(self, run_id, result):
-        with self.db.atomic():
-            self.db["sync_runs"].update(run_id, {
-                "finished_at": clock.iso(), "exit_code": result.exit_code,
-                "requests": result.requests, "message": result.message})
-            self.db["sync_run_elections"].upsert_all(
-                ({"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
-                  "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
-                  "error": r.error} for r in result.elections), pk=("run_id", "election_id"))

@@ -27,11 +27,12 @@ from .token_endpoint import connection_lock, paced, token_pace
 log = logging.getLogger(__name__)
 
 BOX_PURPOSE = "cc-tokens"
-SCOPE = "contact_data offline_access"
+SCOPE = "account_read contact_data offline_access"  # account_read: which account was granted
 REFRESH_LEEWAY_SECONDS = 300  # refresh when expired or within 5 minutes of expiry
 TIMEOUT = (5, 30)
 PUBLIC_COLUMNS = ("id, organisation_id, expires_at, scope, account_name, needs_grant, last_error, "
-                  "connected_at, updated_at, refresh_token_encrypted IS NOT NULL AS has_refresh_token")
+                  "connected_at, updated_at, refresh_token_encrypted IS NOT NULL AS has_refresh_token, "
+                  "account_id, account_email, account_checked_at")
 
 
 def client_settings(config):

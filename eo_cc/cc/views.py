@@ -21,7 +21,7 @@ from ..downloads import csv_response
 from ..elections.audit import record
 from ..elections.views import load_election
 from ..organisations.access import current_organisation_id
-from . import removals, tokens
+from . import accounts, removals, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
 from .commands import is_sync_running, start_background_sync
@@ -98,6 +98,10 @@ def mailings_still_on(election):
     return names
 
 
+bp.app_template_global()(accounts.connection_label)
+bp.app_template_global("list_problem")(accounts.problem_message)
+
+
 @bp.app_template_global()
 def sync_verdict(status):
     """The panel's verdict with times in the logged-in admin's timezone."""
@@ -159,8 +163,41 @@ def callback():
         tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
     record(db, None, current_user.id, "granted Constant Contact access",
            organisation_id=election["organisation_id"])
-    flash("eo_cc is now configured to integrate with your Constant Contact account.", "success")
+    connection = learn_granted_account(db, election["organisation_id"])
+    flash("eo_cc is now configured to integrate with your Constant Contact account. "
+          f"{accounts.connection_label(connection)}.", "success")
     return redirect(back)
+
+
+def learn_granted_account(db, organisation_id):
+    """Which CC account was just granted (one request), and which chosen lists it lacks (one more,
+    only when a chosen list's account is not this one); returns the connection row.
+
+    A failure here loses nothing: the page says "Connected" and the next sync asks again before
+    it removes anyone.
+    """
+    try:
+        client = tokens.make_client(db, current_app.config, organisation_id,
+                                    on_request=request_counter(db))
+        accounts.learn(db, client, direct_call, organisation_id)
+    except CCError as error:
+        log.warning("CC account summary after a grant failed: %s", error)
+        accounts.forget(db, organisation_id)
+        return tokens.get_connection(db, organisation_id)
+    try:
+        marked = accounts.check_lists(db, client, direct_call, organisation_id)
+    except CCError as error:
+        log.warning("Checking the chosen lists in the granted CC account failed: %s", error)
+        marked = []
+    for election_id in marked:
+        election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
+        flash(f"{election['title']}: {accounts.problem_message(election)}", "warning")
+    return tokens.get_connection(db, organisation_id)
+
+
+def direct_call(fn, *args):
+    """The pages call CC once, without the sync's backoff: the admin is waiting."""
+    return fn(*args)
 
 
 GRANT_NOT_STARTED_HERE = ("That Constant Contact sign-in had expired or did not start here; nothing "
@@ -288,14 +325,20 @@ def choose_list(election_id):
 
 
 def save_list_choice(db, election, chosen, admin_id):
-    """Point the election at a list; a new list means every voter who voted must be removed again."""
-    if election["cc_list_id"] == chosen["list_id"]:
+    """Point the election at a list; a new list means every voter who voted must be removed again.
+
+    The list is in the account connected now, which is recorded (and clears any mark).
+    """
+    if election["cc_list_id"] == chosen["list_id"] and not election["cc_list_problem"]:
         flash(f"This election already uses the list {chosen['name']}.", "info")
         return
+    account = accounts.list_chosen(tokens.get_connection(db, election["organisation_id"]))
     with immediate(db):
         db.execute("UPDATE elections SET cc_list_id = ?, cc_list_name = ?, cc_list_chosen_at = ?, "
-                   "updated_at = ? WHERE id = ?",
-                   [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), election["id"]])
+                   "updated_at = ?, cc_list_account_id = ?, cc_list_account_name = ?, "
+                   "cc_list_problem = ?, cc_list_problem_at = ? WHERE id = ?",
+                   [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), *account.values(),
+                    election["id"]])
         requeued = removals.requeue_voted(db, election["id"])
         record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"])
     message = f"This election now uses the Constant Contact list {chosen['name']}."
@@ -313,6 +356,9 @@ def sync_now(election_id):
     election = load_election(election_id)
     if not election["cc_list_id"]:
         flash("Choose a Constant Contact list first.", "warning")
+    elif election["cc_list_problem"]:
+        flash(f"Nothing was synced. {accounts.problem_message(election)} "
+              "Voters who voted stay queued until then.", "warning")
     elif start_background_sync(current_app.config, election_id):
         flash("Sync started. This page shows its result when it has finished.", "info")
     else:

@@ -7,7 +7,7 @@ from eo_cc.elections import ranked
 from eo_cc.elections.tally import tally
 from eo_cc.voting.ballots import InvalidBallot, cast_ballot
 
-from ..factories import make_election, make_ranked_question, make_voters, organisation_of
+from ..factories import make_election, make_ranked_question, make_voters
 
 ORDER = ["Ann", "Ben", "Cat", "Dev"]
 
