@@ -19,6 +19,7 @@ BENCHMARKS = [  # (script, time limit in seconds)
     ("bench_ballots.py", 240),
     ("bench_sync.py", 420),
     ("bench_mailings.py", 240),
+    ("bench_counting.py", 60),
 ]
 
 
@@ -81,6 +82,13 @@ def summary_lines(results):
                                  f"({row['polls']} polls), optimum {row['optimum']} + polls, "
                                  f"{row['throttled']} 429s, {row['wall_s']} s")
             lines.append(f"  (mailings overall: {mark})")
+        elif r["bench"] == "counting":
+            theirs = r["pref_voting_irv_s"]
+            lines.append(f"- Counting {r['ballots']:,} ranked ballots, {r['candidates']} candidates: read "
+                         f"{r['read_s']} s, STV 3 seats {r['stv_s']} s, instant-runoff {r['irv_s']} s vs one "
+                         f"pass of first preferences {r['floor_s']} s"
+                         + (f", pref_voting instant_runoff {theirs} s" if theirs is not None else "")
+                         + f" (target read + STV < 2 s): {mark}")
         elif r["bench"] == "idle_sync":
             lines.append(f"- Idle sync: {r['requests']} requests (sandbox saw {r['sandbox_requests']}), "
                          f"{r['idle_ms']} ms vs empty-database run {r['baseline_ms']} ms "

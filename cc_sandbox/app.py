@@ -36,8 +36,14 @@ class Sandbox:
         self.stats = Stats()
 
     def set_faults(self, settings):
-        """Replace the fault settings; {"expire_tokens": true} also expires every access token now."""
-        self.faults = Faults.from_dict(settings)
+        """Replace the fault settings; {"expire_tokens": true} also expires every access token now.
+
+        With the same seed as before the faults go on where they were (only the other settings
+        change), so a test can change the activity outcome mid-run without replaying its faults."""
+        faults = Faults.from_dict(settings)
+        if faults.seed is not None and faults.seed == self.faults.seed:
+            faults._rng = self.faults._rng
+        self.faults = faults
         if settings.get("expire_tokens"):
             db = connect(self.db_path)
             try:

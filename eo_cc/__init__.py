@@ -14,6 +14,7 @@ DEFAULTS = dict(
     CC_CLIENT_SECRET=None,
     CC_USE_PKCE=True,
     CC_REQUESTS_PER_SECOND=4,
+    CC_TOKEN_REQUESTS_PER_SECOND=1,
     CC_DAILY_REQUEST_BUDGET=10000,
     CC_SYNC_INTERVAL_MINUTES=60,
     CC_SYNC_POLL_SECONDS=120,
@@ -63,6 +64,7 @@ def create_app(test_config=None):
     from .cc import commands as cc_commands
     from .cc import mailing_views as cc_mailings
     from .cc import views as cc_views
+    from .elections import commands as election_commands
     from .elections import questions, results
     from .elections import views as elections
     from .organisations import access
@@ -81,6 +83,7 @@ def create_app(test_config=None):
     ballot_box.init_app(app)
     cc_views.init_app(app)
     cc_commands.init_app(app)
+    election_commands.init_app(app)
     for module in (auth, elections, questions, results, roster, voting, cc_views, cc_mailings, organisations):
         app.register_blueprint(module.bp)
     mail.warn_about_a_demo_outbox(app)

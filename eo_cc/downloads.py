@@ -1,4 +1,4 @@
-"""CSV downloads for admins: spreadsheet-safe cells, UTF-8 that Excel reads, never cached."""
+"""Downloads for admins (CSV, BLT): spreadsheet-safe cells, UTF-8 that Excel reads, never cached."""
 import csv
 import io
 
@@ -22,5 +22,11 @@ def csv_response(header, records, filename):
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     writer.writerows([safe_cell(cell) for cell in record] for record in records)
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+    return no_store(Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'}))
+
+
+def no_store(response):
+    """Downloads hold results or voters' data: never kept in a browser's or proxy's cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -12,9 +12,10 @@ from flask.cli import with_appcontext
 from sqlite_utils import Migrations
 
 from .db import connect
-from .schema import first, mailings, organisations, secrecy
+from .schema import constant_contact_accounts, first, mailings, organisations, ranked, secrecy
 
-HISTORY = [*first.STEPS, *secrecy.STEPS, *organisations.STEPS, *mailings.STEPS]
+HISTORY = [*first.STEPS, *secrecy.STEPS, *organisations.STEPS, *mailings.STEPS,
+           *constant_contact_accounts.STEPS, *ranked.STEPS]
 
 migrations = Migrations("eo_cc")
 for step in HISTORY:

@@ -31,6 +31,7 @@ def app(tmp_path, monkeypatch):
         "CC_REVOKE_URL": "https://authz.test/oauth2/default/v1/revoke",
         "CC_API_BASE_URL": "https://api.test/v3",
         "CC_REQUESTS_PER_SECOND": 1000,
+        "CC_TOKEN_REQUESTS_PER_SECOND": 1000,
     })
     db = connect(app.config["DATABASE"])
     migrate(db)

@@ -63,12 +63,24 @@ def make_election(db, admin_id, title="Board election", state="open", questions=
     return election_id
 
 
-def make_voters(db, election_id, count=3, secret_key=SECRET_KEY, domain="example.org"):
-    """Voters voter1..N with password pw-N; returns their ids."""
+def make_ranked_question(db, election_id, prompt, labels, seats=1):
+    """A ranked question after the election's others; returns {label: choice id}."""
+    position = len(db.execute("SELECT id FROM questions WHERE election_id = ?", [election_id]).fetchall())
+    question_id = db["questions"].insert({"election_id": election_id, "position": position, "prompt": prompt,
+                                          "kind": "ranked", "seats": seats}).last_pk
+    db["choices"].insert_all({"question_id": question_id, "position": i, "label": label}
+                             for i, label in enumerate(labels))
+    return {r["label"]: r["id"] for r in db.query("SELECT id, label FROM choices WHERE question_id = ?",
+                                                  [question_id])}
+
+
+def make_voters(db, election_id, count=3, secret_key=SECRET_KEY, domain="example.org", weights=None):
+    """Voters voter1..N with password pw-N (and weights[n - 1], default 1); returns their ids."""
     box = Box(secret_key, "voter-passwords")
     now = clock.iso()
     rows = [{"election_id": election_id, "voter_code": f"V{n:04d}", "name": f"Voter {n}",
              "email": f"voter{n}@{domain}", "password_encrypted": box.seal(f"pw-{n}"),
+             "weight": weights[n - 1] if weights else 1,
              "created_at": now} for n in range(1, count + 1)]
     db["voters"].insert_all(rows)
     return [r["id"] for r in db.query(

@@ -105,3 +105,16 @@ def test_no_prefixed_sibling_modules_stand_in_for_packages():
 def test_scripts_import_the_installed_package_without_touching_sys_path():
     for script in (ROOT / "scripts").glob("*.py"):
         assert "sys.path" not in script.read_text(), script.name
+
+
+@pytest.mark.parametrize("package", ["eo_cc.counting", "eo_cc.elections.ranked", "eo_cc.elections.tally",
+                                     "eo_cc.roster.weights"])
+def test_counting_imports_nothing_from_flask(package):
+    """Counting is a plain function over stored ballots: the site, `flask tally` and tests share it."""
+    found = {name: path for name, path in modules(eo_cc).items() if name == package or name.startswith(package + ".")}
+    assert found
+    for name, path in found.items():
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
+        assert not {m for m in imported if m.split(".")[0] in ("flask", "flask_login", "flask_wtf")}, name

@@ -50,6 +50,13 @@ class CCError(Exception):
         return f"Constant Contact error ({where}){key}: {self.message}"
 
 
+class ListNotFound(CCError):
+    """The list is not among the connected account's lists (deleted in CC, or never there)."""
+
+    def __init__(self, list_id):
+        super().__init__(404, "lists.api.not_found", f"List not found: {list_id}")
+
+
 class QuotaExceeded(CCError):
     """The API key's daily request quota is used up: stop until 00:00 UTC."""
 
@@ -128,6 +135,10 @@ class Client:
         self.own_custom_field_ids = set()   # may be deleted: see links.delete_field
 
     # --- the API ------------------------------------------------------------------
+
+    def account_summary(self):
+        """The connected account: encoded_account_id, organization_name, contact_email (account_read)."""
+        return self._request("GET", "/account/summary")
 
     def contact_lists(self):
         """Every contact list in the account, with its active membership count."""
@@ -280,6 +291,15 @@ class Client:
         except ValueError as error:
             raise CCError(response.status_code, "invalid_response",
                           "the response was not JSON", retryable=True) from error
+
+
+def activity_error(activity):
+    """The first error message of a finished activity, or ""."""
+    errors = activity.get("activity_errors") or []
+    first = errors[0] if errors else None
+    if isinstance(first, dict):
+        return first.get("message") or first.get("error_message") or str(first)
+    return str(first) if first else ""
 
 
 def import_size(body):

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from .. import clock
 from ..db import rows
-from .api import MAX_IMPORT_BYTES, MAX_IMPORT_CONTACTS, CCError, QuotaExceeded, import_size
+from .api import MAX_IMPORT_BYTES, MAX_IMPORT_CONTACTS, CCError, QuotaExceeded, activity_error, import_size
 from .removals import QUEUED, WAITING
 
 FINISHED_OK = "completed"
@@ -183,10 +183,3 @@ def _settle_additions(db, done, state, error, now):
                    "attempts = attempts + 1, last_error = ?, updated_at = ? "
                    "WHERE activity_id = ? AND fix = 'submitted'", [reason, now, done["activity_id"]])
 
-
-def activity_error(activity):
-    errors = activity.get("activity_errors") or []
-    first = errors[0] if errors else None
-    if isinstance(first, dict):
-        return first.get("message") or first.get("error_message") or str(first)
-    return str(first) if first else ""

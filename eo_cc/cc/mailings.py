@@ -20,8 +20,8 @@ from datetime import timedelta
 from .. import clock
 from ..db import rows
 from ..elections.voting_window import effective_state
-from . import imports, links, list_check
-from .api import CCError, GrantRevoked, QuotaExceeded
+from . import accounts, imports, links, list_check
+from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted
 from .removals import SUBMITTED
 
@@ -46,6 +46,7 @@ def due(db, election_id=None, now=None):
     now = now or clock.now()
     candidates = rows(db, """
         SELECT * FROM elections e WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+          AND e.cc_list_problem IS NULL   -- a list the connected account lacks: wait for a new choice
           AND (:only IS NULL OR e.id = :only) AND (e.has_cc_ballot_links = 1
             OR e.state = 'draft' AND e.opens_at IS NOT NULL AND e.opens_at > :now
             OR EXISTS (SELECT 1 FROM cc_link_fields f WHERE f.election_id = e.id AND f.deleted_at IS NULL)
@@ -199,6 +200,8 @@ class Step:
             self.run.clients[organisation_id] = error
             self._failed(election, f"Constant Contact access must be granted again: {error.message}")
         except (CCError, links.FieldProblem) as error:
+            if isinstance(error, CCError) and accounts.is_list_gone(error):
+                accounts.mark_deleted(self.db, organisation_id, election["cc_list_id"])
             self._failed(election, str(error))
 
     def _failed(self, election, reason, stop=False):
@@ -245,7 +248,7 @@ class Step:
         state = activity.get("state")
         if state == imports.FINISHED_OK or state in imports.FINISHED_BADLY:
             list_check.settle_stranger_removal(self.db, election, activity_id, state,
-                                               imports.activity_error(activity))
+                                               activity_error(activity))
         elif imports.given_up(submitted_at):
             state = "timed_out"
             list_check.settle_stranger_removal(self.db, election, activity_id, state,

@@ -4,7 +4,12 @@ CC's limits belong to eo_cc's API key, not to a process: the site's workers (lis
 token refreshes) and the cron job together must stay within 4 requests a second. Each
 request books the next free slot in a small file under an exclusive lock, then sleeps
 until that slot with the lock released, so waiting processes queue up in turn.
+
+CC's token endpoint (about one request a second) is stricter: network delays must never bring two
+requests within the second, so each token request holds its pace for its whole turn (`turn()`)
+and the next one leaves one interval after this one's answer came back.
 """
+import contextlib
 import fcntl
 import os
 import struct
@@ -40,18 +45,43 @@ class SharedPace:
         if slot > now:
             self._sleep(slot - now)
 
+    @contextlib.contextmanager
+    def turn(self):
+        """Hold the pace from the next free slot until the request's answer is in.
+
+        CC sees this request arrive before it answers, and the next one leave after that
+        answer plus one interval, so no two arrive closer than the interval, whatever the
+        network adds. Other threads and processes wait for their turn in flock.
+        """
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            slot, now = self._next_slot(fd)
+            if slot > now:
+                self._sleep(slot - now)
+            try:
+                yield
+            finally:
+                os.pwrite(fd, _SLOT.pack(self._clock() + self.interval), 0)
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def _book(self):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            data = os.pread(fd, _SLOT.size, 0)
-            booked = _SLOT.unpack(data)[0] if len(data) == _SLOT.size else 0.0
-            now = self._clock()
-            slot = booked if now < booked < now + MAX_AHEAD_SECONDS else now
+            slot, now = self._next_slot(fd)
             os.pwrite(fd, _SLOT.pack(slot + self.interval), 0)
             return slot, now
         finally:
             os.close(fd)  # closing the descriptor releases the lock
+
+    def _next_slot(self, fd):
+        """(the next free slot, now); call with the file locked."""
+        data = os.pread(fd, _SLOT.size, 0)
+        booked = _SLOT.unpack(data)[0] if len(data) == _SLOT.size else 0.0
+        now = self._clock()
+        return (booked if now < booked < now + MAX_AHEAD_SECONDS else now), now
 
 
 def api_pace(config):

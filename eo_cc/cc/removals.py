@@ -36,3 +36,4 @@ def requeue_voted(db, election_id):
             attempts = 0, last_error = NULL, queued_at = :now, updated_at = :now
         """, {"election_id": election_id, "now": now})
     return cursor.rowcount
+

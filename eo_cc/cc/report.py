@@ -7,12 +7,14 @@ from datetime import timedelta, timezone
 
 from .. import clock
 from ..db import one, rows
-from . import sharing
+from . import accounts, sharing
 from .budget import quota_exceeded_today
 from .removals import DONE, NOT_IN_LIST, QUEUED, SUBMITTED, WAITING
 
 UP_TO_DATE = "Your list is up to date — safe to send a reminder now"
 FAILURES_SHOWN = 20
+SCAN_RESTARTED = ("Constant Contact no longer accepted the place where the last list scan stopped "
+                  "(its cursor had expired), so the list was paged again from page 1")
 
 
 @dataclass
@@ -29,6 +31,7 @@ class ElectionResult:
     requests: int = 0
     held: int = 0          # queued until the voter votes in another election on the same list
     error: str | None = None
+    scan_restarted: bool = False   # CC refused where the last list scan stopped
 
     def summary(self, dry_run=False):
         name = f'Election {self.election_id} "{self.title}"'
@@ -43,6 +46,8 @@ class ElectionResult:
             if self.held:
                 text += (f", {self.held} kept on the shared list until they vote in the other "
                          "election(s) on it")
+        if self.scan_restarted:
+            text += f"; {SCAN_RESTARTED}"
         return text + (f"; error: {self.error}" if self.error else "")
 
 
@@ -68,17 +73,19 @@ def run_message(result, dry_run):
             f"{result.total('not_in_list')} not in the list, {result.total('failed')} still queued")
     if result.total("processing"):
         text += f", {result.total('processing')} still being processed by Constant Contact"
+    if any(r.scan_restarted for r in result.elections):
+        text += f" ({SCAN_RESTARTED})"
     errors = [r.error for r in result.elections if r.error]
     return text + (f" ({errors[0]})." if errors else ".")
 
 
 def sync_status(db, election_id, config, tz=None):
     """The sync panel's data for one election; times shown in the tz name given (default UTC)."""
-    election = one(db, "SELECT organisation_id, cc_list_id, cc_list_name FROM elections WHERE id = ?",
-                   [election_id]) or {}
+    election = one(db, "SELECT organisation_id, cc_list_id, cc_list_name, cc_list_problem, "
+                       "cc_list_account_name FROM elections WHERE id = ?", [election_id]) or {}
     counts = dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
                              "GROUP BY state", [election_id]).fetchall())
-    connection = one(db, "SELECT needs_grant, last_error FROM cc_connections "
+    connection = one(db, "SELECT needs_grant, last_error, account_name, account_email FROM cc_connections "
                          "WHERE organisation_id = ?", [election.get("organisation_id")])
     quota_exceeded = quota_exceeded_today(db)
     next_run = next_run_at(clock.now(), int(config["CC_SYNC_INTERVAL_MINUTES"]),
@@ -98,6 +105,8 @@ def sync_status(db, election_id, config, tz=None):
         "next_run_display": _hhmm(next_run, tz),
         "needs_grant": bool(connection and connection["needs_grant"]),
         "is_connected": connection is not None,
+        "connection": connection,
+        "list_problem": accounts.problem_message(election) if election.get("cc_list_problem") else None,
         "quota_exceeded": quota_exceeded,
     }
     status["verdict"] = verdict(status)
@@ -152,6 +161,8 @@ def verdict(status, tz=None):
                     "vote in the other election on it.")
         return UP_TO_DATE
     voters = "1 voter who voted is" if queued == 1 else f"{queued} voters who voted are"
+    if status.get("list_problem"):
+        return f"{voters} still on the list; {status['list_problem']}"
     if status["needs_grant"] or not status["is_connected"]:
         return f"{voters} still on the list; grant access again so they can be removed."
     when = _hhmm(clock.parse(status["next_run_at"]), tz) if tz else status["next_run_display"]

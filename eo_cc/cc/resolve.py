@@ -11,8 +11,7 @@ from datetime import timedelta
 
 from .. import clock
 from ..db import one, rows
-from . import api
-from . import sharing
+from . import api, scans, sharing
 from .removals import NOT_IN_LIST, QUEUED
 
 PAGE_SIZE = api.MAX_PAGE_SIZE
@@ -20,6 +19,7 @@ BATCH_SIZE = api.MAX_IDS_PER_ACTIVITY
 ALWAYS_PER_EMAIL = 2          # this few: looking each up costs no more than learning the list size
 UNKNOWN_SIZE_PER_EMAIL = 10   # list size unknown: look up one by one up to this many
 LIST_SIZE_MAX_AGE = timedelta(hours=24)
+LIST_CONFIRMED_FOR = timedelta(minutes=5)   # lists read this recently need not be read again
 # A contact deleted and re-added in CC gets a new id; removing the old id would leave the
 # voter on the list while we count them done. So a learnt id is trusted for a day only.
 CONTACT_ID_MAX_AGE = timedelta(hours=24)
@@ -36,10 +36,12 @@ class Resolution:
         return sum(len(batch) for batch in self.batches)
 
 
-def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=None):
+def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=None,
+            on_restart=None):
     """Batch the election's queued removals by contact id; mark emails not on the list.
 
-    progress(done, total or None, what), when given, hears how far a long look-up is.
+    progress(done, total or None, what), when given, hears how far a long look-up is;
+    on_restart() hears that a list scan had to start again at page 1 (CC refused its cursor).
     """
     queued = rows(db, f"""
         SELECT r.id, r.email, c.contact_id FROM cc_removals r
@@ -48,7 +50,7 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
         ORDER BY r.queued_at, r.id""",
                   [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id, clock.iso()])
     unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
-    found = look_up(db, client, call, list_id, unknown, progress) if unknown else {}
+    found = look_up(db, client, call, list_id, unknown, progress, on_restart) if unknown else {}
     resolved, missing = [], []
     for row in queued:
         contact_id = row["contact_id"] or found.get(row["email"])
@@ -56,19 +58,21 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
             resolved.append((row["id"], contact_id))
         else:
             missing.append(row["id"])
+    if missing and not resolved:
+        confirm_list(db, client, call, list_id)
     if missing and not dry_run:
         mark_not_in_list(db, list_id, missing)
     return Resolution([resolved[i:i + BATCH_SIZE] for i in range(0, len(resolved), BATCH_SIZE)],
                       len(missing))
 
 
-def look_up(db, client, call, list_id, emails, progress=None):
+def look_up(db, client, call, list_id, emails, progress=None, on_restart=None):
     """email -> contact id (None: not on the list), by one GET each or by paging the list."""
     if by_email_is_cheaper(db, client, call, list_id, len(emails)):
         found = look_up_each(client, call, list_id, emails, progress)
         remember(db, list_id, found)
     else:
-        found = page_list(db, client, call, list_id, set(emails), progress)
+        found = page_list(db, client, call, list_id, set(emails), progress, on_restart)
     return found
 
 
@@ -78,7 +82,8 @@ def by_email_is_cheaper(db, client, call, list_id, k):
     size = list_size(db, client, call, list_id)
     if size is None:
         return k <= UNKNOWN_SIZE_PER_EMAIL
-    return k <= max(1, math.ceil(size / PAGE_SIZE))
+    pages = scans.pages_left(db, list_id, max(1, math.ceil(size / PAGE_SIZE)), CONTACT_ID_MAX_AGE)
+    return k <= pages
 
 
 def list_size(db, client, call, list_id):
@@ -86,11 +91,28 @@ def list_size(db, client, call, list_id):
     row = one(db, "SELECT membership_count, fetched_at FROM cc_list_sizes WHERE list_id = ?",
               [list_id])
     if row is None or row["fetched_at"] < clock.iso(clock.now() - LIST_SIZE_MAX_AGE):
-        lists = call(lambda: list(client.contact_lists()))
-        remember_list_sizes(db, lists)
-        row = next(({"membership_count": item.get("membership_count")} for item in lists
-                    if item.get("list_id") == list_id), None)
-    return row["membership_count"] if row else None
+        row = read_list(db, client, call, list_id)
+    return row["membership_count"]
+
+
+def read_list(db, client, call, list_id):
+    """The list's entry from GET /contact_lists (all sizes cached); raises ListNotFound when the
+    account has no such list."""
+    lists = call(lambda: list(client.contact_lists()))
+    remember_list_sizes(db, lists)
+    found = next((item for item in lists if item.get("list_id") == list_id), None)
+    if found is None:
+        raise api.ListNotFound(list_id)
+    return found
+
+
+def confirm_list(db, client, call, list_id):
+    """Before taking every looked-up email as not on the list, make sure the list is there: read
+    the lists unless they were read in the last few minutes (raises ListNotFound)."""
+    recent = one(db, "SELECT 1 AS x FROM cc_list_sizes WHERE list_id = ? AND fetched_at >= ?",
+                 [list_id, clock.iso(clock.now() - LIST_CONFIRMED_FOR)])
+    if recent is None:
+        read_list(db, client, call, list_id)
 
 
 def remember_list_sizes(db, lists):
@@ -112,21 +134,37 @@ def look_up_each(client, call, list_id, emails, progress=None):
     return found
 
 
-def page_list(db, client, call, list_id, wanted, progress=None):
-    """Page the list at 500 a page, stopping early once every wanted email is found."""
-    found, scanned = {}, 0
-    for page in list_pages(client, call, list_id):
-        contacts = {address(c): c.get("contact_id") for c in page}
-        found.update((email, contacts[email]) for email in wanted & contacts.keys())
-        # Cached page by page: the write hides in the pacer's wait before the next request.
-        remember(db, list_id, contacts)
-        scanned += len(page)
-        if progress:
-            progress(scanned, None, "scanned list members")
-        if len(found) == len(wanted):
-            return found
+def page_list(db, client, call, list_id, wanted, progress=None, on_restart=None):
+    """Page the list at 500 a page, stopping early once every wanted email is found.
+
+    Goes on from an earlier run's unfinished scan (see scans.py); an email is taken to be not on
+    the list only after the scan has seen the whole list. on_restart() hears when CC refused the
+    recorded place and the scan started again at page 1.
+    """
+    scan = scans.open_scan(db, list_id, CONTACT_ID_MAX_AGE)
+    found = scans.cached_since(db, list_id, wanted, scan.started_at) if scan.is_resumed else {}
+    if len(found) == len(wanted):
+        return found
+    try:
+        scanned = 0
+        for page in scans.pages(db, client, call, scan, PAGE_SIZE,
+                                lambda contacts: remember(db, list_id, contacts_by_address(contacts))):
+            contacts = contacts_by_address(page)
+            found.update((email, contacts[email]) for email in wanted & contacts.keys())
+            scanned += len(page)
+            if progress:
+                progress(scanned, None, "scanned list members")
+            if len(found) == len(wanted):
+                return found
+    finally:
+        if scan.was_restarted and on_restart:
+            on_restart()
     remember(db, list_id, {email: None for email in wanted - found.keys()})
     return found
+
+
+def contacts_by_address(page):
+    return {address(c): c.get("contact_id") for c in page}
 
 
 def list_pages(client, call, list_id):

@@ -1,18 +1,17 @@
 """The hourly batch: remove voters who voted from each election's chosen CC list.
 
-Flask-free: the cron script, `flask cc-sync` and the "Sync now" button all call
-`run_sync(db, config, ...)`. One run takes a file lock, then per election (oldest
-waiting first): re-polls activities left by an earlier run, resolves queued emails
-to contact ids the cheaper way, submits removals in batches of at most 500 (recorded
-BEFORE polling, so a killed run never loses or resubmits a batch) and polls them.
+Flask-free: the cron script, `flask cc-sync` and the "Sync now" button all call `run_sync(db, config, ...)`.
+One run takes a file lock, then per election (oldest waiting first): re-polls activities left by an earlier
+run, resolves queued emails to contact ids the cheaper way, submits removals in batches of at most 500
+(recorded BEFORE polling, so a killed run never loses or resubmits a batch) and polls them.
 """
 import time
 from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import mailings, sharing, tokens
-from .api import CCError, GrantRevoked, QuotaExceeded
+from . import accounts, mailings, run_record, sharing, tokens
+from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
 from .removals import DONE, QUEUED, SUBMITTED, WAITING
@@ -38,6 +37,7 @@ class _Job:
     pending: dict = field(default_factory=dict)   # activity ids still to poll, oldest first
     stopped: bool = False
     last_removal_id: int | None = None            # the queue as resolve() read it
+    early_poll_at: float | None = None            # time.monotonic() for its first poll
 
     @property
     def list_id(self):
@@ -89,6 +89,7 @@ class _Run:
         self.pacer = api_pace(config)
         self.ledger = RequestLedger(db, int(config["CC_DAILY_REQUEST_BUDGET"]))
         self.clients = {}          # organisation_id -> Client, or the GrantRevoked that stopped it
+        self.checked_accounts = set()   # organisations whose chosen lists were checked this run
         self.stop_reason = None    # quota or budget: stop every election
         self.started_at = clock.iso()
         self.run_id = None
@@ -113,7 +114,7 @@ class _Run:
         try:  # mailings first: voters who vote while an import runs are removed after it
             mailed = mailings.Step(self, mail_work, self._client).execute()
             elections = [e for e in self._due(election_id) if e["cc_list_id"] not in mailed.busy_lists]
-            jobs = [self._prepare(election) for election in elections]
+            jobs = self._prepare_all(elections)
             self._submit_round_robin(jobs)
             self._poll(jobs)
         finally:
@@ -126,27 +127,54 @@ class _Run:
         return rows(self.db, f"""
             SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
-            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != ''
+            WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != '' AND e.cc_list_problem IS NULL
               AND r.state IN {WAITING} AND {sharing.due("r", ":now")} {only}
             GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id, "now": clock.iso()})
 
     def _prepare(self, election):
-        """Connect, re-poll earlier activities and resolve emails for one election."""
+        """Connect, re-poll, resolve and submit the first batch (the rest go round robin) for one election."""
         job = _Job(election, ElectionResult(election["id"], election["title"]))
         self._guarded(job, self._prepare_steps)
+        if job.batches and not self.dry_run:
+            self._guarded(job, self._submit, job.batches.pop(0))
+            job.early_poll_at = time.monotonic() + POLL_FIRST_SECONDS
         return job
+
+    def _prepare_all(self, elections):
+        """Prepare each election in turn; first polls due meanwhile fill the wait for the next token turn."""
+        jobs = []
+        for election in elections:
+            for job in jobs:
+                if job.early_poll_at is not None and job.early_poll_at <= time.monotonic():
+                    job.early_poll_at = None     # one early poll; the others wait for _poll
+                    self._guarded(job, self._poll_round)
+            jobs.append(self._prepare(election))
+        return jobs
 
     def _prepare_steps(self, job):
         job.client = self._client(job.election["organisation_id"])
+        if self._list_not_in_account(job):
+            return
         if not self.dry_run:
             self._repoll(job)
         # Ballots cast from here on wait for the next run: they are no failure of this one.
         job.last_removal_id = one(self.db, "SELECT max(id) AS id FROM cc_removals "
                                   "WHERE election_id = ?", [job.election["id"]])["id"]
         found = resolve(self.db, job.client, self.call, job.list_id, job.election["id"],
-                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args))
+                        dry_run=self.dry_run, progress=lambda *args: self.progress(job, *args),
+                        on_restart=lambda: setattr(job.result, "scan_restarted", True))
         job.batches = found.batches
         job.result.not_in_list, job.result.would_remove = found.not_in_list, found.would_remove
+
+    def _list_not_in_account(self, job):
+        """Once per run and organisation, what a grant left unchecked; a marked list gets nothing."""
+        organisation_id = job.election["organisation_id"]
+        if organisation_id not in self.checked_accounts and not self.dry_run:
+            self.checked_accounts.add(organisation_id)
+            accounts.check_before_sync(self.db, job.client, self.call, organisation_id)
+        job.result.error = accounts.election_problem(self.db, job.election["id"])
+        job.stopped = job.result.error is not None
+        return job.stopped
 
     def _guarded(self, job, step, *args):
         """Run one step for a job; CC failures stop the job (or the whole run), never crash it."""
@@ -166,6 +194,9 @@ class _Run:
             self._revoke(job, error)
         except CCError as error:
             job.stopped, job.result.error = True, str(error)
+            if accounts.is_list_gone(error):
+                accounts.mark_deleted(self.db, job.election["organisation_id"], job.list_id)
+                job.result.error = accounts.election_problem(self.db, job.election["id"])
         finally:
             job.result.requests += self.ledger.requests - before
 
@@ -238,7 +269,7 @@ class _Run:
         if self.verbose:
             self.echo(f"  activity {activity_id}: {state} ({activity.get('percent_done', 0)}%)")
         if state in FINISHED_OK or state in FINISHED_BADLY:
-            self._settle(job, activity_id, state, _activity_error(activity))
+            self._settle(job, activity_id, state, activity_error(activity))
             return True
         return False
 
@@ -253,7 +284,7 @@ class _Run:
                     f"UPDATE cc_removals SET state = '{DONE}', last_error = NULL, updated_at = ? "
                     f"WHERE activity_id = ? AND state = '{SUBMITTED}'", [now, activity_id]).rowcount
                 job.result.removed += changed
-                self._record_removed(job, changed)
+                run_record.add_removed(self.db, self.run_id, job.election["id"], changed)
             else:
                 self.db.execute(
                     f"UPDATE cc_removals SET state = '{QUEUED}', activity_id = NULL, "
@@ -276,7 +307,7 @@ class _Run:
             activity = self.call(job.client.remove_list_memberships, job.list_id,
                                   [contact_id for _, contact_id in batch])
         except CCError as error:
-            if not isinstance(error, (GrantRevoked, QuotaExceeded)):
+            if not isinstance(error, (GrantRevoked, QuotaExceeded)) and not accounts.is_list_gone(error):
                 self._note_failure(batch, str(error))   # shown on the panel; retried next run
             raise
         activity_id = str(activity["activity_id"])
@@ -339,58 +370,20 @@ class _Run:
     # --- 5. the record ----------------------------------------------------------------
 
     def _start_record(self):
-        return self.db["sync_runs"].insert({
-            "started_at": self.started_at, "is_dry_run": int(self.dry_run)}).last_pk
+        return run_record.start(self.db, self.started_at, self.dry_run)
 
     def _finish(self, run_id, jobs, mailed):
         for job in jobs:
-            self._count_leftovers(job)
+            if not self.dry_run:
+                job.result.failed, job.result.processing, job.result.held = run_record.leftovers(
+                    self.db, job.election["id"], self.started_at, job.last_removal_id)
             self.echo(job.result.summary(self.dry_run))
         results = [job.result for job in jobs]
         failed = any(r.failed or r.error for r in results) or mailed.failed
         exit_code = 1 if failed else 0
         result = RunResult(exit_code, "", run_id, results, self.ledger.requests)
         result.message = run_message(result, self.dry_run) + mailed.summary()
-        self._write_record(run_id, result)
+        run_record.finish(self.db, run_id, result)
         if len(results) > 1 or self.verbose:
             self.echo(result.message)
         return result
-
-    def _count_leftovers(self, job):
-        """Removals still queued (failed this run), still processing at CC, or held for a shared list."""
-        if self.dry_run:
-            return
-        counts = dict(self.db.execute(
-            f"SELECT CASE WHEN r.state = '{QUEUED}' AND {sharing.held()} THEN 'held' "
-            "ELSE r.state END, count(*) FROM cc_removals r WHERE r.election_id = ? AND r.queued_at <= ? "
-            f"AND r.id <= coalesce(?, r.id) AND r.state IN {WAITING} GROUP BY 1",
-            [clock.iso(), job.election["id"], self.started_at, job.last_removal_id]).fetchall())
-        job.result.failed = counts.get(QUEUED, 0)
-        job.result.processing = counts.get(SUBMITTED, 0)
-        job.result.held = counts.get("held", 0)
-
-    def _record_removed(self, job, count):
-        """Count settled removals in the run record inside _settle's transaction, so a run
-        killed before _write_record still accounts for what it removed."""
-        self.db.execute(
-            "INSERT INTO sync_run_elections (run_id, election_id, removed) VALUES (?, ?, ?) "
-            "ON CONFLICT (run_id, election_id) DO UPDATE SET removed = removed + excluded.removed",
-            [self.run_id, job.election["id"], count])
-
-    def _write_record(self, run_id, result):
-        with self.db.atomic():
-            self.db["sync_runs"].update(run_id, {
-                "finished_at": clock.iso(), "exit_code": result.exit_code,
-                "requests": result.requests, "message": result.message})
-            self.db["sync_run_elections"].upsert_all(
-                ({"run_id": run_id, "election_id": r.election_id, "removed": r.removed,
-                  "not_in_list": r.not_in_list, "failed": r.failed, "requests": r.requests,
-                  "error": r.error} for r in result.elections), pk=("run_id", "election_id"))
-
-
-def _activity_error(activity):
-    errors = activity.get("activity_errors") or []
-    first = errors[0] if errors else None
-    if isinstance(first, dict):
-        return first.get("message") or first.get("error_message") or str(first)
-    return str(first) if first else ""

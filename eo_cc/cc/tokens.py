@@ -4,7 +4,8 @@ Flask-free. `client_settings` is the one description of eo_cc's OAuth client at 
 Contact: the site's Authlib registry, the sync's sessions and revocation all use it.
 Tokens are sealed with Box(SECRET_KEY, "cc-tokens") in `cc_connections`.
 CC rotates refresh tokens (each refresh invalidates the previous one), so a refreshed
-token is saved by Authlib's update_token hook before the new access token is used.
+token is saved by Authlib's update_token hook before the new access token is used, and a
+refresh happens under the connection's lock in the token pace (see token_endpoint).
 Do not call a client's methods inside an open transaction of your own: a rollback
 would also undo the saved token.
 """
@@ -21,15 +22,17 @@ from ..crypto import Box
 from ..db import one
 from .api import CCError, Client, GrantRevoked
 from .pace import api_pace
+from .token_endpoint import connection_lock, paced, token_pace
 
 log = logging.getLogger(__name__)
 
 BOX_PURPOSE = "cc-tokens"
-SCOPE = "contact_data offline_access"
+SCOPE = "account_read contact_data offline_access"  # account_read: which account was granted
 REFRESH_LEEWAY_SECONDS = 300  # refresh when expired or within 5 minutes of expiry
 TIMEOUT = (5, 30)
 PUBLIC_COLUMNS = ("id, organisation_id, expires_at, scope, account_name, needs_grant, last_error, "
-                  "connected_at, updated_at, refresh_token_encrypted IS NOT NULL AS has_refresh_token")
+                  "connected_at, updated_at, refresh_token_encrypted IS NOT NULL AS has_refresh_token, "
+                  "account_id, account_email, account_checked_at")
 
 
 def client_settings(config):
@@ -125,14 +128,21 @@ def delete_connection(db, secret_key, organisation_id):
 
 
 def revoke(config, token):
-    """Ask CC to revoke a token (the refresh token when there is one); never raises."""
+    """Ask CC to revoke a token (the refresh token when there is one), in the token pace; never raises."""
     secret = token.get("refresh_token") or token.get("access_token")
     if not (secret and config.get("CC_REVOKE_URL")):
         return
     hint = "refresh_token" if token.get("refresh_token") else "access_token"
-    try:
+
+    def send():
         response = OAuth2Session(**client_settings(config)).revoke_token(
             config["CC_REVOKE_URL"], token=secret, token_type_hint=hint)
+        if response.status_code == 429 or response.status_code >= 500:
+            response.raise_for_status()  # busy: paced() tries once more
+        return response
+
+    try:
+        response = paced(token_pace(config), send)
         if response.status_code >= 400:
             log.warning("CC revoke answered %s", response.status_code)
     except requests.RequestException as error:
@@ -163,8 +173,10 @@ class ConnectionSession(OAuth2Session):
 
     def __init__(self, db, config, organisation_id, token):
         self._db = db
+        self._config = config
         self._secret_key = config["SECRET_KEY"]
         self._organisation_id = organisation_id
+        self._token_pace = token_pace(config)
         super().__init__(**client_settings(config), token=token,
                          token_endpoint=config["CC_ACCESS_TOKEN_URL"],
                          update_token=self._store_token, leeway=REFRESH_LEEWAY_SECONDS)
@@ -179,20 +191,29 @@ class ConnectionSession(OAuth2Session):
                 f"the access token expired and there is no refresh token ({error.error})") from None
 
     def refresh_token(self, url=None, refresh_token=None, **kwargs):
-        """Authlib's refresh, with CC's refusals and outages turned into CCErrors."""
+        """Authlib's refresh, one at a time per connection and in the token pace.
+
+        Under the connection's lock, a token another page or process stored meanwhile (a
+        refresh or a new grant) is taken instead of spending ours: CC rotates refresh tokens,
+        and spending one twice would look like a revoked grant. CC's refusals and outages
+        become CCErrors; a busy answer gets one more try in a later turn.
+        """
         used = refresh_token or self.token.get("refresh_token")
-        try:
-            with token_endpoint_errors():
-                return super().refresh_token(url, refresh_token=used, **kwargs)
-        except GrantRevoked as refused:
-            stored = self._token_rotated_elsewhere(used)
-            if stored is None:
+        with connection_lock(self._config, self._organisation_id):
+            stored = load_token(self._db, self._secret_key, self._organisation_id)
+            if stored is None:  # disconnected meanwhile: saving a refreshed token would bring it back
+                raise GrantRevoked(None, "not_connected", "Constant Contact was disconnected")
+            if stored.get("refresh_token") not in (None, used):
+                self.token = stored
+                if not self.token.is_expired(leeway=self.leeway):
+                    return self.token
+                used = stored["refresh_token"]
+            try:
+                with token_endpoint_errors():
+                    return paced(self._token_pace, lambda: OAuth2Session.refresh_token(
+                        self, url, refresh_token=used, **kwargs))
+            except GrantRevoked as refused:
                 raise self.grant_revoked(refused.message, 400, "invalid_grant") from None
-        # Another process (the site or the sync) refreshed first and saved the result.
-        self.token = stored
-        if not self.token.is_expired(leeway=self.leeway):
-            return self.token
-        return self.refresh_token(url, refresh_token=stored["refresh_token"], **kwargs)
 
     def force_refresh(self):
         """Refresh now, whatever the expiry says (used once after a 401)."""
@@ -206,13 +227,6 @@ class ConnectionSession(OAuth2Session):
 
     def _store_token(self, token, refresh_token=None, access_token=None):
         save_token(self._db, self._secret_key, self._organisation_id, token)
-
-    def _token_rotated_elsewhere(self, used_refresh_token):
-        """The stored token, if it holds a newer refresh token than the one just refused."""
-        stored = load_token(self._db, self._secret_key, self._organisation_id)
-        if stored and stored.get("refresh_token") not in (None, used_refresh_token):
-            return stored
-        return None
 
 
 @contextlib.contextmanager

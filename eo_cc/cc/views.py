@@ -7,7 +7,7 @@ from the OAuth callback into `tokens` (encrypted); they never touch the session 
 import logging
 
 import requests
-from authlib.integrations.base_client import MismatchingStateError, OAuthError
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
@@ -21,13 +21,13 @@ from ..downloads import csv_response
 from ..elections.audit import record
 from ..elections.views import load_election
 from ..organisations.access import current_organisation_id
-from . import removals, sharing, tokens
+from . import accounts, removals, sharing, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
-from .plain_words import in_plain_words
 from .commands import is_sync_running, start_background_sync
+from .plain_words import in_plain_words
 from .report import not_in_list_emails, sync_status, verdict
-from .resolve import remember_list_sizes
+from .token_endpoint import connection_lock, is_busy, paced, token_pace
 
 bp = Blueprint("cc", __name__)
 PAGE = "/elections/<int:election_id>/integration"
@@ -35,8 +35,8 @@ log = logging.getLogger(__name__)
 
 CC_LISTS_PAGE = "https://app.constantcontact.com/pages/contacts/ui#lists"
 GRANT_ELECTION_KEY = "cc_grant_election_id"
-BUSY = ("Constant Contact was busy and did not finish the connection; nothing changed. "
-        "Click Grant access again.")
+BUSY = ("Constant Contact was busy and did not finish the connection; click Grant access again. "
+        "Nothing changed.")
 NOT_GRANTED = "Constant Contact did not grant access; nothing changed. Please click Grant access again."
 # What CC's sign-in may say on its way back (RFC 6749 4.1.2.1), in our words.
 GRANT_ERRORS = {
@@ -99,10 +99,9 @@ def mailings_still_on(election):
     return names
 
 
-@bp.app_template_filter("plain_words")
-def plain_words_filter(error):
-    """A stored Constant Contact error as the admin should read it."""
-    return in_plain_words(error)
+bp.app_template_global()(accounts.connection_label)
+bp.app_template_global("list_problem")(accounts.problem_message)
+bp.app_template_filter("plain_words")(in_plain_words)
 
 
 @bp.app_template_global()
@@ -163,11 +162,45 @@ def callback():
     if token is None:
         return redirect(back)
     db = get_db()
-    tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
+    with connection_lock(current_app.config, election["organisation_id"]):  # not amid a refresh
+        tokens.save_token(db, current_app.config["SECRET_KEY"], election["organisation_id"], dict(token))
     record(db, None, current_user.id, "granted Constant Contact access",
            organisation_id=election["organisation_id"])
-    flash("eo_cc is now configured to integrate with your Constant Contact account.", "success")
+    connection = learn_granted_account(db, election["organisation_id"])
+    flash("eo_cc is now configured to integrate with your Constant Contact account. "
+          f"{accounts.connection_label(connection)}.", "success")
     return redirect(back)
+
+
+def learn_granted_account(db, organisation_id):
+    """Which CC account was just granted (one request), and which chosen lists it lacks (one more,
+    only when a chosen list's account is not this one); returns the connection row.
+
+    A failure here loses nothing: the page says "Connected" and the next sync asks again before
+    it removes anyone.
+    """
+    try:
+        client = tokens.make_client(db, current_app.config, organisation_id,
+                                    on_request=request_counter(db))
+        accounts.learn(db, client, direct_call, organisation_id)
+    except CCError as error:
+        log.warning("CC account summary after a grant failed: %s", error)
+        accounts.forget(db, organisation_id)
+        return tokens.get_connection(db, organisation_id)
+    try:
+        marked = accounts.check_lists(db, client, direct_call, organisation_id)
+    except CCError as error:
+        log.warning("Checking the chosen lists in the granted CC account failed: %s", error)
+        marked = []
+    for election_id in marked:
+        election = one(db, "SELECT * FROM elections WHERE id = ?", [election_id])
+        flash(f"{election['title']}: {accounts.problem_message(election)}", "warning")
+    return tokens.get_connection(db, organisation_id)
+
+
+def direct_call(fn, *args):
+    """The pages call CC once, without the sync's backoff: the admin is waiting."""
+    return fn(*args)
 
 
 GRANT_NOT_STARTED_HERE = ("That Constant Contact sign-in had expired or did not start here; nothing "
@@ -183,14 +216,26 @@ def granting_election(election_id):
 
 
 def exchange_code():
-    """Trade the code for tokens; on any failure flash why and return None (nothing stored)."""
-    try:
-        return cc_oauth().authorize_access_token()
-    except MismatchingStateError:
+    """Trade the code for tokens; on any failure flash why and return None (nothing stored).
+
+    The exchange takes its turn in the token pace, which the hourly job and every page
+    share. CC turns a busy request away without using the code, so a 429 or 5xx gets one
+    more try in a later turn (Authlib's authorize_access_token would forget the sign-in
+    state after the first).
+    """
+    oauth, state = cc_oauth(), request.args.get("state")
+    started = oauth.framework.get_state_data(session, state) if state else None
+    if started is None:
         flash(GRANT_NOT_STARTED_HERE, "error")
+        return None
+    oauth.framework.clear_state_data(session, state)
+    params = {key: started[key] for key in ("redirect_uri", "code_verifier") if started.get(key)}
+    try:
+        return paced(token_pace(current_app.config), lambda: oauth.fetch_access_token(
+            code=request.args.get("code"), state=state, **params))
     except OAuthError as error:
         log.warning("CC token exchange refused: %s", error)
-        flash(NOT_GRANTED, "error")
+        flash(BUSY if is_busy(error) else NOT_GRANTED, "error")
     except requests.HTTPError as error:
         log.warning("CC token exchange failed: %s", error)
         flash(BUSY, "error")
@@ -207,7 +252,8 @@ def disconnect(election_id):
     """Forget the organisation's CC connection (all its elections); revoke it at CC, best effort."""
     election = load_election(election_id)
     db = get_db()
-    token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], election["organisation_id"])
+    with connection_lock(current_app.config, election["organisation_id"]):  # not amid a refresh
+        token = tokens.delete_connection(db, current_app.config["SECRET_KEY"], election["organisation_id"])
     if token is None:
         flash("There was no Constant Contact connection to disconnect.", "info")
         return to_settings(election_id)
@@ -254,8 +300,7 @@ def fetch_lists(election):
     client = tokens.make_client(db, current_app.config, election["organisation_id"],
                                 on_request=request_counter(db))
     found = list(client.contact_lists())
-    remember_list_sizes(db, found)
-    keep_list_names_current(db, election["organisation_id"], found)
+    accounts.lists_read(db, election["organisation_id"], found)
     return sorted(found, key=lambda item: (not item.get("favorite"),
                                            (item.get("name") or "").casefold()))
 
@@ -288,25 +333,21 @@ def choose_list(election_id):
     return to_settings(election_id)
 
 
-def keep_list_names_current(db, organisation_id, contact_lists):
-    """Show CC's current name of each chosen list, learnt from lists read anyway."""
-    with immediate(db):
-        for item in contact_lists:
-            if item.get("name"):
-                db.execute("UPDATE elections SET cc_list_name = ? WHERE organisation_id = ? "
-                           "AND cc_list_id = ? AND cc_list_name IS NOT ?",
-                           [item["name"], organisation_id, item["list_id"], item["name"]])
-
-
 def save_list_choice(db, election, chosen, admin_id, others=()):
-    """Point the election at a list; a new list means every voter who voted must be removed again."""
-    if election["cc_list_id"] == chosen["list_id"]:
+    """Point the election at a list; a new list means every voter who voted must be removed again.
+
+    The list is in the account connected now, which is recorded (and clears any mark).
+    """
+    if election["cc_list_id"] == chosen["list_id"] and not election["cc_list_problem"]:
         flash(f"This election already uses the list {chosen['name']}.", "info")
         return
+    account = accounts.list_chosen(tokens.get_connection(db, election["organisation_id"]))
     with immediate(db):
         db.execute("UPDATE elections SET cc_list_id = ?, cc_list_name = ?, cc_list_chosen_at = ?, "
-                   "updated_at = ? WHERE id = ?",
-                   [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), election["id"]])
+                   "updated_at = ?, cc_list_account_id = ?, cc_list_account_name = ?, "
+                   "cc_list_problem = ?, cc_list_problem_at = ? WHERE id = ?",
+                   [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), *account.values(),
+                    election["id"]])
         requeued = removals.requeue_voted(db, election["id"])
         shared = f" (shared with {', '.join(other['title'] for other in others)})" if others else ""
         record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"] + shared)
@@ -325,6 +366,9 @@ def sync_now(election_id):
     election = load_election(election_id)
     if not election["cc_list_id"]:
         flash("Choose a Constant Contact list first.", "warning")
+    elif election["cc_list_problem"]:
+        flash(f"Nothing was synced. {accounts.problem_message(election)} "
+              "Voters who voted stay queued until then.", "warning")
     elif start_background_sync(current_app.config, election_id):
         flash("Sync started. This page shows its result when it has finished.", "info")
     else:

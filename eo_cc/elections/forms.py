@@ -1,6 +1,7 @@
 """The forms of the admin's election pages (one per page)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateTimeLocalField, IntegerField, StringField, TextAreaField
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .. import clock
@@ -88,8 +89,16 @@ def parse_choices(text):
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
+QUESTION_KINDS = [SelectChoice("plurality", "Pick one or more"), SelectChoice("ranked", "Ranked")]
+
+
 class QuestionForm(FlaskForm):
     prompt = TextAreaField("Question", validators=[DataRequired(), Length(max=1000), no_unsafe_characters])
+    kind = SelectField("Question type", choices=QUESTION_KINDS, default="plurality",
+                       description="Ranked: voters rank the candidates; instant-runoff for one seat, "
+                                   "STV (Scottish rules) for several.")
+    seats = WholeNumberField("Seats to fill", default=1, validators=[Optional(), NumberRange(min=1, max=99)],
+                             description="For a ranked question: how many candidates are elected.")
     choices = TextAreaField("Choices", validators=[InputRequired(), no_unsafe_characters],
                             description="One choice per line, at least two.")
     max_choices = WholeNumberField("Voters may pick up to", default=1,
@@ -114,7 +123,19 @@ class QuestionForm(FlaskForm):
                 raise ValidationError(f"“{label}” is listed twice; each choice must be different.")
             seen.add(label.casefold())
 
+    def validate_seats(self, field):
+        count = len(parse_choices(self.choices.data))
+        if self.kind.data == "ranked" and field.data and count >= 2 and field.data >= count:
+            raise ValidationError(f"Elect fewer than the {count} candidates, or there is nothing to count.")
+
+    def validate_has_abstain(self, field):
+        if self.kind.data == "ranked" and field.data:
+            raise ValidationError("A ranked question has no Abstain choice: voters may leave "
+                                  "candidates unranked instead.")
+
     def validate_max_choices(self, field):
+        if self.kind.data == "ranked":
+            return
         count = len(parse_choices(self.choices.data))
         if field.data and count >= 2 and field.data > count:
             raise ValidationError(f"Voters cannot pick more than the {count} choices offered.")

@@ -51,7 +51,10 @@ def save_choices(db, question_id, labels, has_abstain):
 
 def save_question(db, election_id, form, question_id=None):
     """Insert or update a question and its choices from a valid QuestionForm; return its id."""
-    values = {"prompt": form.prompt.data.strip(), "max_choices": form.max_choices.data}
+    is_ranked = form.kind.data == "ranked"
+    values = {"prompt": form.prompt.data.strip(), "kind": form.kind.data,
+              "max_choices": 1 if is_ranked else form.max_choices.data,
+              "seats": (form.seats.data or 1) if is_ranked else 1}
     with db.atomic():
         if question_id is None:
             position = one(db, "SELECT COALESCE(MAX(position) + 1, 0) AS p FROM questions "
@@ -94,6 +97,7 @@ def new(election):
 def _form_data(db, question):
     choices = rows(db, "SELECT * FROM choices WHERE question_id = ? ORDER BY position", [question["id"]])
     return {"prompt": question["prompt"], "max_choices": question["max_choices"],
+            "kind": question["kind"], "seats": question["seats"],
             "choices": "\n".join(c["label"] for c in choices if not c["is_abstain"]),
             "has_abstain": any(c["is_abstain"] for c in choices)}
 

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from .. import clock
 from ..db import one, rows
+from . import ranked
 
 MAX_FILLED_HOURS = 24 * 31  # beyond a month of hours, show only hours with votes
 
@@ -31,36 +32,63 @@ def percent(part, whole):
     return round(100 * part / whole, 1) if whole else 0.0
 
 
+def number(value):
+    """A weighted sum as shown: 3.0 -> 3, 2.5 stays."""
+    return int(value) if float(value).is_integer() else round(value, 5)
+
+
 def vote_counts(db, election_id):
-    """{choice id: votes} over every ballot in the box."""
-    return dict(db.execute("SELECT choice_id, COUNT(*) FROM ballot_selections WHERE election_id = ? "
-                           "GROUP BY choice_id", [election_id]).fetchall())
+    """{choice id: votes} over every ballot in the box, each ballot counting its weight.
+
+    Ranked questions are counted by counting/ (see ranked.py), not here."""
+    return {choice: number(votes) for choice, votes in db.execute(
+        "SELECT s.choice_id, SUM(b.weight) FROM ballot_selections s JOIN ballots b "
+        "ON b.election_id = s.election_id AND b.ballot_id = s.ballot_id "
+        "WHERE s.election_id = ? AND s.rank IS NULL GROUP BY s.choice_id", [election_id])}
+
+
+def total_weight(db, election_id):
+    """The votes all ballots carry: their number, or the sum of their weights."""
+    return number(one(db, "SELECT COALESCE(SUM(weight), 0) AS w FROM ballots WHERE election_id = ?",
+                      [election_id])["w"])
+
+
+def is_weighted(db, election_id):
+    """True when the roster gives some voter a weight other than 1."""
+    return one(db, "SELECT EXISTS (SELECT 1 FROM voters WHERE election_id = ? AND weight != 1) AS w",
+               [election_id])["w"] == 1
 
 
 def tally(db, election_id, counted=None):
     """The questions in ballot order, each with its choices, votes and percent of ballots.
 
-    counted: (ballots, {choice id: votes}) to show, e.g. a live snapshot; default: the box now.
+    counted: (ballots, {choice id: votes}[, total weight]) to show, e.g. a live snapshot;
+    default: the box now. Percents are of the total weight (the ballots when unweighted).
     """
-    ballots, votes = counted or (ballots_cast(db, election_id), vote_counts(db, election_id))
+    ballots, votes, *weight = counted or (ballots_cast(db, election_id), vote_counts(db, election_id),
+                                          total_weight(db, election_id))
+    weight = weight[0] if weight else ballots
     questions = {}
     for row in rows(db, """
-            SELECT q.id AS question_id, q.prompt, q.max_choices, c.id, c.label, c.is_abstain
+            SELECT q.id AS question_id, q.prompt, q.max_choices, q.kind, q.seats,
+                   c.id, c.label, c.is_abstain
             FROM questions q JOIN choices c ON c.question_id = q.id
             WHERE q.election_id = ? ORDER BY q.position, q.id, c.position, c.id""", [election_id]):
         question = questions.setdefault(row["question_id"], {
             "id": row["question_id"], "prompt": row["prompt"], "max_choices": row["max_choices"],
-            "ballots": ballots, "choices": []})
+            "kind": row["kind"], "seats": row["seats"], "ballots": ballots, "weight": weight,
+            "choices": []})
         count = votes.get(row["id"], 0)
         question["choices"].append({"id": row["id"], "label": row["label"], "is_abstain": row["is_abstain"],
-                                    "votes": count, "percent": percent(count, ballots)})
+                                    "votes": count, "percent": percent(count, weight)})
     return list(questions.values())
 
 
 def take_snapshot_if_due(db, election, now=None):
     """Inside a cast's transaction: keep the live results of this moment once k more ballots
-    are in than at the last snapshot (only for elections that show live results)."""
-    if not election["has_live_results"]:
+    are in than at the last snapshot (only for elections that show live results, and never for a
+    weighted one: a weighted total that moved can name the one heavy voter who voted in between)."""
+    if not election["has_live_results"] or is_weighted(db, election["id"]):
         return
     cast = ballots_cast(db, election["id"])
     last = one(db, "SELECT MAX(ballots) AS n FROM result_snapshots WHERE election_id = ?",
@@ -68,6 +96,9 @@ def take_snapshot_if_due(db, election, now=None):
     if cast >= last + election["results_step"]:
         db["result_snapshots"].insert({"election_id": election["id"], "ballots": cast,
                                        "votes": json.dumps(vote_counts(db, election["id"])),
+                                       "rankings": json.dumps({
+                                           "weight": total_weight(db, election["id"]),
+                                           "ranked": ranked.packed(ranked.profiles(db, election["id"]))}),
                                        "taken_at": clock.iso(now)})
 
 
@@ -79,14 +110,17 @@ def shown_snapshot(db, election):
     at least k ballots away from the last snapshot an admin saw.
     """
     step, cast = election["results_step"], ballots_cast(db, election["id"])
-    stored = rows(db, "SELECT ballots, votes, taken_at FROM result_snapshots WHERE election_id = ? "
-                      "ORDER BY ballots", [election["id"]])
+    stored = rows(db, "SELECT ballots, votes, rankings, taken_at FROM result_snapshots "
+                      "WHERE election_id = ? ORDER BY ballots", [election["id"]])
     shown = [s for s in stored if s["ballots"] <= cast - step]
-    snapshot = shown[-1] if shown else {"ballots": 0, "votes": "{}", "taken_at": None}
+    snapshot = shown[-1] if shown else {"ballots": 0, "votes": "{}", "rankings": "{}", "taken_at": None}
+    kept = json.loads(snapshot["rankings"])
     later = [s["ballots"] for s in stored if s["ballots"] > snapshot["ballots"]]
     next_taken = later[0] if later else (stored[-1]["ballots"] if stored else 0) + step
     return {"ballots": snapshot["ballots"], "taken_at": snapshot["taken_at"], "next_at": next_taken + step,
-            "votes": {int(choice): count for choice, count in json.loads(snapshot["votes"]).items()}}
+            "votes": {int(choice): count for choice, count in json.loads(snapshot["votes"]).items()},
+            "weight": kept.get("weight", snapshot["ballots"]),
+            "profiles": ranked.unpacked(kept.get("ranked", {}))}
 
 
 def csv_rows(questions):

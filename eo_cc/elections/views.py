@@ -16,7 +16,7 @@ from ..organisations.forms import OrganisationForm, SwitchForm
 from ..voting import ballot_box, notices
 from . import audit, voting_window
 from .forms import ElectionForm, SettingsForm
-from .tally import turnout
+from .tally import is_weighted, turnout
 
 bp = Blueprint("elections", __name__, url_prefix="/elections")
 
@@ -206,6 +206,10 @@ def close_voting(election_id):
     record(election_id, "closed voting")
     ballot_box.mix(db)  # the final ballot box keeps no order on disk from here on
     flash("Voting is closed. The results are final.", "success")
+    if is_weighted(db, election_id):
+        flash("Each ballot stores its choices and its voter's weight, nothing else about the voter. "
+              "Where fewer than 5 voters share a weight, their ballots can be told apart by it; "
+              "the results page names any such weight.", "info")
     if links.field_to_delete(db, one(db, "SELECT * FROM elections WHERE id = ?", [election_id])):
         start_background_sync(current_app.config, election_id)  # ballot links leave CC now, not in an hour
     return to_election(election_id)

@@ -51,6 +51,7 @@ ROLES = {
     "elections.audit_log": EVERYONE,
     "results.show": EVERYONE,
     "results.download": EVERYONE,
+    "results.ballot_file": EVERYONE,
     "cc.settings": EVERYONE,                 # the sync status; actions are editors'
     "organisations.leave": EVERYONE,
     # Running elections: owners and admins.

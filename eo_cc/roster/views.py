@@ -15,9 +15,10 @@ from ..crypto import Box
 from ..db import get_db, one, rows
 from ..downloads import csv_response
 from ..elections import audit, voting_window
+from ..elections.tally import is_weighted
 from ..elections.views import load_election
 from ..voting.notices import ballot_link_url
-from . import voters
+from . import voters, weights
 
 bp = Blueprint("roster", __name__, url_prefix="/elections/<int:election_id>/roster")
 
@@ -41,6 +42,7 @@ class VoterForm(FlaskForm):
                            render_kw={"autocomplete": "off"})
     password = StringField("Password", description="Leave blank and eo_cc makes one up.",
                            render_kw={"autocomplete": "off"})
+    weight = StringField("Weight", description="The votes this voter holds, e.g. one per share (blank: 1).")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -72,7 +74,7 @@ def counts(election_id):
 
 
 def page_of_voters(election_id, page):
-    return rows(get_db(), """SELECT id, voter_code, name, email, has_voted FROM voters
+    return rows(get_db(), """SELECT id, voter_code, name, email, has_voted, weight FROM voters
                              WHERE election_id = ? ORDER BY id LIMIT ? OFFSET ?""",
                 [election_id, PER_PAGE, (page - 1) * PER_PAGE])
 
@@ -86,6 +88,8 @@ def render_roster(election, form, errors=()):
         "roster/show.html", election=election, form=form, counts=total,
         voters=page_of_voters(election["id"], page), page=page, pages=pages,
         is_locked=voting_window.is_ballot_locked(election), locked_message=voters.LOCKED,
+        is_weighted=is_weighted(get_db(), election["id"]), weight_text=weights.weight_text,
+        weight_warning=weights.warning(weights.roster_classes(get_db(), election["id"])),
         errors=list(errors)[:MAX_ERRORS_SHOWN], more_errors=max(0, len(errors) - MAX_ERRORS_SHOWN))
 
 
@@ -165,7 +169,8 @@ def edit_voter(election_id, voter_pk):
     voter = load_voter(election_id, voter_pk)
     if refused := refuse_if_locked(election):
         return refused
-    form = VoterForm(data={"email": voter["email"], "name": voter["name"], "voter_id": voter["voter_code"]})
+    form = VoterForm(data={"email": voter["email"], "name": voter["name"], "voter_id": voter["voter_code"],
+                           "weight": weights.weight_text(voter["weight"])})
     form.voter_id.description = "Leave blank to keep the current Voter ID."
     form.password.description = "Leave blank to keep the current password."
     if form.validate_on_submit():
@@ -205,11 +210,13 @@ def download(election_id):
     which = request.args.get("filter", "all")
     if which not in FILTERS:
         abort(400)
-    found = rows(get_db(), f"""SELECT voter_code, name, email, has_voted FROM voters
+    found = rows(get_db(), f"""SELECT voter_code, name, email, has_voted, weight FROM voters
                                WHERE election_id = ? {FILTERS[which]} ORDER BY id""", [election_id])
-    records = ([v["voter_code"], v["name"], v["email"], "yes" if v["has_voted"] else "no"] for v in found)
-    return csv_response(["voter_id", "name", "email", "has_voted"], records,
-                        f"roster-{election['slug']}-{which}.csv")
+    weighted = is_weighted(get_db(), election_id)  # the weight column only where it says something
+    records = ([v["voter_code"], v["name"], v["email"], "yes" if v["has_voted"] else "no"]
+               + ([weights.weight_text(v["weight"])] if weighted else []) for v in found)
+    return csv_response(["voter_id", "name", "email", "has_voted"] + (["weight"] if weighted else []),
+                        records, f"roster-{election['slug']}-{which}.csv")
 
 
 @bp.route("/credentials")

@@ -16,10 +16,11 @@ from ..crypto import Box, random_codes
 from ..db import immediate, one, rows
 from ..elections import voting_window
 from ..text import unsafe_character
+from .weights import as_weight, weight_problem
 
 MAX_ROWS = 100_000
-COLUMNS = ("email", "name", "voter_id", "password")
-MAX_LENGTHS = {"email": 254, "name": 200, "voter_id": 64, "password": 64}
+COLUMNS = ("email", "name", "voter_id", "password", "weight")
+MAX_LENGTHS = {"email": 254, "name": 200, "voter_id": 64, "password": 64, "weight": 30}
 ALIASES = {"e_mail": "email", "email_address": "email", "voterid": "voter_id"}
 DELIMITERS = (",", ";", "\t")
 VOTER_ID_LENGTH = 8
@@ -212,9 +213,9 @@ def _duplicates(voter, row, first_row_of_email, first_row_of_code):
 def validate_voter(values, row=None):
     """Check one voter's fields (as typed); return (voter dict, RowErrors).
 
-    Blank voter_id and password become None: they are generated on import.
+    Blank voter_id and password become None: they are generated on import; a blank weight is 1.
     """
-    voter = {"row": row, "email": "", "name": "", "voter_id": None, "password": None}
+    voter = {"row": row, "email": "", "name": "", "voter_id": None, "password": None, "weight": 1}
     errors = []
     for column in COLUMNS:
         value = (values.get(column) or "").strip()
@@ -223,6 +224,8 @@ def validate_voter(values, row=None):
             errors.append(RowError(row, column, message))
         elif column == "email":
             voter["email"] = value.lower()
+        elif column == "weight":
+            voter["weight"] = as_weight(value)
         elif value or column == "name":
             voter[column] = value
     return voter, errors
@@ -240,7 +243,7 @@ def _field_problem(column, value):
         return f"The {label} contains {problem}, which eo_cc does not accept."
     if column == "email":
         return email_problem(value)
-    return None
+    return weight_problem(value) if column == "weight" else None
 
 
 def email_problem(email):
@@ -314,7 +317,7 @@ def _voter_rows(election_id, voters, secret_key):
     for voter in voters:
         yield {"election_id": election_id, "voter_code": voter["voter_id"], "name": voter["name"],
                "email": voter["email"], "password_encrypted": box.seal(voter["password"] or next(passwords)),
-               "created_at": now}
+               "weight": voter.get("weight", 1), "created_at": now}
 
 
 def import_roster(db, election_id, parsed, secret_key):
@@ -368,6 +371,8 @@ def _changes(current, voter, secret_key):
         changes.update(email=voter["email"], link_version=current["link_version"] + 1)
     if voter["voter_id"] and voter["voter_id"] != current["voter_code"]:
         changes["voter_code"] = voter["voter_id"]
+    if voter["weight"] != current["weight"]:
+        changes["weight"] = voter["weight"]
     if voter["password"]:
         changes["password_encrypted"] = Box(secret_key, "voter-passwords").seal(voter["password"])
     return changes

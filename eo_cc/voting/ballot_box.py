@@ -44,6 +44,11 @@ def is_due(db, config):
     return unmixed(db) >= config["MIX_BALLOTS_EVERY"]
 
 
+def columns(db, table):
+    """Every column of a ballot box table, so a mix copies whatever a ballot holds (weight, rank)."""
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
 def mix(db, now=None):
     """Rewrite the ballot box in key order and empty the WAL; returns how many ballots it held.
 
@@ -52,13 +57,14 @@ def mix(db, now=None):
     with immediate(db):
         if not unmixed(db):
             return 0
-        copies = {table: db.execute(f"SELECT {', '.join(key)} FROM {table} ORDER BY {', '.join(key)}")
-                  .fetchall() for table, key in TABLES}
+        names = {table: columns(db, table) for table, _ in TABLES}
+        copies = {table: db.execute(f"SELECT {', '.join(names[table])} FROM {table} "
+                                    f"ORDER BY {', '.join(key)}").fetchall() for table, key in TABLES}
         for table, _ in reversed(TABLES):
             db.execute(f"DELETE FROM {table}")
-        for table, key in TABLES:
-            db.conn.executemany(f"INSERT INTO {table} ({', '.join(key)}) VALUES "
-                                f"({', '.join('?' * len(key))})", copies[table])
+        for table, _ in TABLES:
+            db.conn.executemany(f"INSERT INTO {table} ({', '.join(names[table])}) VALUES "
+                                f"({', '.join('?' * len(names[table]))})", copies[table])
         db.execute("UPDATE ballot_box SET unmixed = 0, mixed_at = ? WHERE id = 1", [clock.iso(now)])
     empty_the_wal(db)
     return len(copies["ballots"])

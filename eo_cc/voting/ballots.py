@@ -68,8 +68,36 @@ def load_questions(db, election_id):
     return questions
 
 
+def rank_error(question, ranks):
+    """What is wrong with the ranks {choice id: rank} for a ranked question, or None.
+
+    Ranks start at 1 and follow on: a voter may rank some or all candidates, each rank once.
+    """
+    if not isinstance(ranks, dict):
+        return "Please rank the candidates with the rank boxes."
+    by_id = {c["id"]: c for c in question["choices"]}
+    if not ranks:
+        return "Please rank at least one candidate: put 1 next to your first choice."
+    if any(cid not in by_id for cid in ranks):
+        return "That choice does not belong to this question."
+    given = sorted(ranks.values())
+    if any(not isinstance(r, int) or not 1 <= r <= len(by_id) for r in given):
+        return f"Ranks go from 1 to {len(by_id)}."
+    repeated = sorted({r for r in given if given.count(r) > 1})
+    if repeated:
+        return (f"Duplicate rank: {repeated[0]} is given to more than one candidate. "
+                "Give each rank to one candidate only.")
+    skipped = next((r for r in range(1, given[-1] + 1) if r not in given), None)
+    if skipped:
+        return (f"Skipped rank: there is no {skipped}. Number your choices 1, 2, 3 … without gaps "
+                "(you need not rank every candidate).")
+    return None
+
+
 def question_error(question, chosen_ids):
     """What is wrong with the choices for one question, or None."""
+    if question.get("kind") == "ranked":
+        return rank_error(question, chosen_ids)
     by_id = {c["id"]: c for c in question["choices"]}
     if not chosen_ids:
         return "Please answer this question."
@@ -87,7 +115,10 @@ def ballot_errors(questions, selections):
     known = {q["id"] for q in questions}
     errors = {qid: "That question is not on this ballot." for qid in selections if qid not in known}
     for question in questions:
-        error = question_error(question, list(selections.get(question["id"]) or []))
+        chosen = selections.get(question["id"])
+        if question["kind"] != "ranked":
+            chosen = list(chosen or [])
+        error = question_error(question, chosen if chosen is not None else {})
         if error:
             errors[question["id"]] = error
     return errors
@@ -113,7 +144,7 @@ def cast_ballot(db, voter_id, selections, now=None):
         errors = ballot_errors(load_questions(db, election["id"]), selections)
         if errors:
             raise InvalidBallot(errors)
-        _insert_ballot(db, election["id"], selections)
+        _insert_ballot(db, election["id"], selections, voter["weight"])
         receipt_code = _insert_receipt(db, election["id"])
         _mark_voted(db, voter_id, now)
         removals.queue(db, election["id"], voter["email"], now)
@@ -122,12 +153,19 @@ def cast_ballot(db, voter_id, selections, now=None):
     return receipt_code
 
 
-def _insert_ballot(db, election_id, selections):
+def _insert_ballot(db, election_id, selections, weight):
+    """The ballot carries its voter's weight (see schema/ranked.py) and, for ranked questions,
+    each candidate's rank."""
     ballot_id = secrets.token_hex(16)
-    db.execute("INSERT INTO ballots (election_id, ballot_id) VALUES (?, ?)", [election_id, ballot_id])
+    db.execute("INSERT INTO ballots (election_id, ballot_id, weight) VALUES (?, ?, ?)",
+               [election_id, ballot_id, weight])
+    marks = []
+    for chosen in selections.values():
+        pairs = chosen.items() if isinstance(chosen, dict) else ((cid, None) for cid in chosen)
+        marks += [(election_id, ballot_id, cid, rank) for cid, rank in pairs]
     db.conn.executemany(
-        "INSERT INTO ballot_selections (election_id, ballot_id, choice_id) VALUES (?, ?, ?)",
-        [(election_id, ballot_id, cid) for choice_ids in selections.values() for cid in choice_ids])
+        "INSERT INTO ballot_selections (election_id, ballot_id, choice_id, rank) VALUES (?, ?, ?, ?)",
+        marks)
 
 
 def _insert_receipt(db, election_id):

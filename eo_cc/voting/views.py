@@ -173,11 +173,18 @@ def ballot(slug):
 
 
 def read_selections(questions):
-    """{question id: [choice ids]} from the posted radios/checkboxes (field name q<id>)."""
+    """{question id: [choice ids]} from the posted radios/checkboxes (field name q<id>); for a
+    ranked question {choice id: rank} from its rank selects (q<id>-c<choice id>, blank: unranked)."""
     def as_id(value):
         # -1 never matches: "²".isdigit() but is no int, and int() refuses 4,300+ digits
         return int(value) if value.isdecimal() and len(value) <= 18 else -1
-    return {q["id"]: [as_id(v) for v in request.form.getlist(f"q{q['id']}")] for q in questions}
+
+    def ranks(question):
+        marks = {c["id"]: request.form.get(f"q{question['id']}-c{c['id']}", "").strip()
+                 for c in question["choices"]}
+        return {cid: as_id(mark) for cid, mark in marks.items() if mark}
+    return {q["id"]: ranks(q) if q["kind"] == "ranked" else
+            [as_id(v) for v in request.form.getlist(f"q{q['id']}")] for q in questions}
 
 
 def _after_cast(election, voter, receipt_code):

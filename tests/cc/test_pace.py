@@ -135,3 +135,36 @@ def test_four_processes_calling_at_once_stay_within_four_a_second_at_the_sandbox
     assert outputs == [str(calls_each)] * processes
     assert stats["throttled"] == 0
     assert stats["requests"]["GET /v3/contact_lists"] == calls_each * processes
+
+
+def test_a_turn_holds_the_pace_until_its_answer_is_in(pace_file):
+    """The next request leaves one interval after the previous answer, however long it took."""
+    fake = FakeTime()
+    pace = SharedPace(pace_file, 1, clock=fake.clock, sleep=fake.sleep, margin=0)
+    with pace.turn():
+        fake.now += 0.4          # the answer takes 0.4 s to come back
+    with pace.turn():
+        sent = fake.now
+    assert sent == 101.4
+    assert fake.sleeps == [1.0]
+
+
+def test_a_turn_waits_for_a_slot_booked_by_wait(pace_file):
+    fake = FakeTime()
+    pace = SharedPace(pace_file, 1, clock=fake.clock, sleep=fake.sleep, margin=0)
+    pace.wait()
+    with pace.turn():
+        assert fake.now == 101.0
+
+
+def test_a_turn_excludes_other_open_files_until_it_ends(pace_file):
+    import fcntl
+
+    pace = SharedPace(pace_file, 1000)
+    with pace.turn():
+        fd = os.open(pace_file, os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)

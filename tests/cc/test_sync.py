@@ -6,6 +6,7 @@ import pytest
 
 from eo_cc import DEFAULTS, clock
 from eo_cc.cc import report as status_module
+from eo_cc.cc import sync as sync_module
 from eo_cc.cc.budget import sync_lock, utc_day
 from eo_cc.cc.report import sync_status
 from eo_cc.cc.sync import run_sync
@@ -13,7 +14,7 @@ from eo_cc.cc.tokens import load_token, save_token
 from eo_cc.db import one, rows
 
 from ..factories import SECRET_KEY, make_admin, make_election, organisation_of
-from .fake_cc import LIST_ID, FakeCC, mocker
+from .fake_cc import LIST_ID, FakeCC, _endpoint, mocker
 
 
 @pytest.fixture
@@ -456,6 +457,32 @@ def test_batches_are_submitted_round_robin_so_a_big_election_does_not_starve_oth
     assert [(ids[0], len(ids)) for ids in cc.posted] == [
         ("c-1", 500), ("c-601", 500), ("c-501", 100), ("c-1101", 100)]
     assert states(db, older) == states(db, newer) == {"done": 600}
+
+
+class SteppingClock:
+    """time.monotonic for the sync: every look is `step` seconds after the one before."""
+
+    def __init__(self, step):
+        self.now, self.step = 0.0, step
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+
+def test_a_first_batch_leaves_at_once_and_its_first_poll_comes_before_the_next_elections(
+        cc, db, sync, monkeypatch):
+    """While the next connection's token refresh waits for its turn at CC (one a second), the
+    run has already sent the first batch and makes the first polls that are due."""
+    monkeypatch.setattr(sync_module, "time", SteppingClock(step=sync_module.POLL_FIRST_SECONDS))
+    cc.add_list(emails=emails(3))
+    for n in range(3):
+        queue(db, election_with_list(db, connect_organisation(db, email=f"admin{n}@example.org")),
+              emails(1, start=n + 1), queued_at=f"2026-01-0{n + 1}T00:00:00+00:00")
+    result, _ = sync()
+    order = [_endpoint(request) for request in cc.mocker.request_history]
+    assert order.index("activity") < [i for i, name in enumerate(order) if name == "remove"][1]
+    assert result.exit_code == 0 and result.total("removed") == 3
 
 
 @pytest.mark.parametrize("missing, done, code", [

@@ -27,6 +27,7 @@ def config(tmp_path):
         "CC_ACCESS_TOKEN_URL": "https://authz.test/oauth2/default/v1/token",
         "CC_API_BASE_URL": "https://api.test/v3",
         "CC_REQUESTS_PER_SECOND": 1000,
+        "CC_TOKEN_REQUESTS_PER_SECOND": 1000,
     }
 
 
@@ -261,12 +262,13 @@ def test_a_token_rotated_by_another_process_is_adopted_instead_of_revoking(cc, d
     client = cc_tokens.make_client(db, config, organisation_id)
     # Meanwhile the web site refreshed: R1 is spent, R2 and a new access token are stored.
     connect_organisation(db, config, organisation_id, access="site-access", refresh="R2", expires_in=86400)
-    cc.post(config["CC_ACCESS_TOKEN_URL"], status_code=400, json={"error": "invalid_grant"})
+    refresh = cc.post(config["CC_ACCESS_TOKEN_URL"], status_code=400, json={"error": "invalid_grant"})
     cc.get(api(config, "/contacts"), json={"contacts": []})
 
     client.contacts_by_email("a@example.org")
 
     assert cc.last_request.headers["Authorization"] == "Bearer site-access"
+    assert not refresh.called  # R1 is never spent a second time
     assert cc_tokens.get_connection(db, organisation_id)["needs_grant"] == 0
 
 

@@ -16,6 +16,8 @@ AUTHORIZE_URL = "https://authz.test/oauth2/default/v1/authorize"
 TOKEN_URL = "https://authz.test/oauth2/default/v1/token"
 REVOKE_URL = "https://authz.test/oauth2/default/v1/revoke"
 LISTS_URL = "https://api.test/v3/contact_lists"
+SUMMARY_URL = "https://api.test/v3/account/summary"
+SCOPE = "account_read contact_data offline_access"
 ACCESS_TOKEN = "eyJ-access-" + "A" * 1200
 REFRESH_TOKEN = "refresh-" + "R" * 40
 NOTICE = "now configured to integrate with your Constant Contact account"
@@ -24,6 +26,17 @@ NOTICE = "now configured to integrate with your Constant Contact account"
 def token_response(access=ACCESS_TOKEN, refresh=REFRESH_TOKEN):
     return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
             "expires_in": 86400, "scope": "contact_data offline_access", "id_token": "id.jwt.x"}
+
+
+def account_summary(account_id="acct-1", name="Ada's Club", email="ada@club.example"):
+    return {"encoded_account_id": account_id, "organization_name": name, "contact_email": email,
+            "first_name": "Ada", "last_name": "Lovelace"}
+
+
+def mock_grant(requests_mock, token=None, summary=None):
+    """CC's answers to one grant: the token, then the account summary eo_cc asks for."""
+    requests_mock.post(TOKEN_URL, json=token or token_response())
+    requests_mock.get(SUMMARY_URL, json=summary or account_summary())
 
 
 def a_list(list_id, name, favorite=False, members=10):
@@ -73,7 +86,7 @@ def test_grant_access_redirects_to_constant_contact_with_pkce(client, election_i
     assert params["response_type"] == "code"
     assert params["client_id"] == "test-client-id"
     assert params["redirect_uri"] == "http://localhost/integration/cc/callback"
-    assert params["scope"] == "contact_data offline_access"
+    assert params["scope"] == SCOPE
     assert len(params["state"]) >= 20
     assert params["code_challenge_method"] == "S256"
     assert len(params["code_challenge"]) >= 43
@@ -84,12 +97,12 @@ def test_grant_access_sends_no_code_challenge_when_pkce_is_off(app, client, elec
     integration.init_app(app)
     params = start_grant(client, election_id)
     assert "code_challenge" not in params and "code_challenge_method" not in params
-    assert params["scope"] == "contact_data offline_access"
+    assert params["scope"] == SCOPE
 
 
 def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, client, db, organisation,
                                                                        election_id, requests_mock):
-    requests_mock.post(TOKEN_URL, json=token_response())
+    mock_grant(requests_mock)
     state = start_grant(client, election_id)["state"]
     response = finish_grant(client, state)
     page = response.get_data(as_text=True)
@@ -105,10 +118,10 @@ def test_successful_grant_stores_encrypted_tokens_and_shows_the_notice(app, clie
 
 
 def test_token_request_uses_http_basic_auth_and_the_code_verifier(client, election_id, requests_mock):
-    requests_mock.post(TOKEN_URL, json=token_response())
+    mock_grant(requests_mock)
     state = start_grant(client, election_id)["state"]
     finish_grant(client, state)
-    sent = requests_mock.request_history[-1]
+    sent = next(r for r in requests_mock.request_history if r.url == TOKEN_URL)
     expected = base64.b64encode(b"test-client-id:test-client-secret").decode()
     assert sent.headers["Authorization"] == f"Basic {expected}"
     body = parse_qs(sent.text)
@@ -120,14 +133,14 @@ def test_token_request_uses_http_basic_auth_and_the_code_verifier(client, electi
 
 def test_grant_returns_to_the_election_it_started_from(db, client, admin, election_id, requests_mock):
     other_id = make_election(db, admin, title="Second election")
-    requests_mock.post(TOKEN_URL, json=token_response())
+    mock_grant(requests_mock)
     state = start_grant(client, other_id)["state"]
     assert finish_grant(client, state).request.path == f"/elections/{other_id}/integration"
 
 
 def test_granting_again_replaces_the_single_connection(app, client, db, connected, election_id,
                                                        requests_mock):
-    requests_mock.post(TOKEN_URL, json=token_response(access="new-access", refresh="new-refresh"))
+    mock_grant(requests_mock, token_response(access="new-access", refresh="new-refresh"))
     finish_grant(client, start_grant(client, election_id)["state"])
     assert connection_count(db) == 1
     assert cc_tokens.load_token(db, app.config["SECRET_KEY"], connected)["refresh_token"] == "new-refresh"
@@ -177,14 +190,34 @@ def test_reused_code_is_refused_and_stores_nothing(client, db, election_id, requ
     (429, {"error": "too_many_requests"}),
     (503, {"error": "temporarily_unavailable"}),
 ])
-def test_a_busy_token_endpoint_at_the_exchange_says_so_and_stores_nothing(client, db, election_id,
-                                                                          requests_mock, status, body):
-    requests_mock.post(TOKEN_URL, status_code=status, json=body)
+def test_a_token_endpoint_busy_twice_at_the_exchange_says_so_and_stores_nothing(client, db, election_id,
+                                                                                  requests_mock, status, body):
+    exchange = requests_mock.post(TOKEN_URL, status_code=status, json=body)
     response = finish_grant(client, start_grant(client, election_id)["state"])
     assert response.status_code == 200
-    assert "Constant Contact was busy and did not finish the connection" in response.get_data(as_text=True)
+    assert ("Constant Contact was busy and did not finish the connection; click Grant access again"
+            in response.get_data(as_text=True))
+    assert NOTICE not in response.get_data(as_text=True)
     assert response.request.path == f"/elections/{election_id}/integration"
+    assert exchange.call_count == 2  # one more try: a refused exchange did not use the code
     assert connection_count(db) == 0
+
+
+@pytest.mark.parametrize("busy", [
+    {"status_code": 429, "json": {"error_key": "throttled", "error_message": "Too Many Requests"},
+     "headers": {"Retry-After": "0"}},
+    {"status_code": 429, "json": {"error": "too_many_requests"}},
+    {"status_code": 503, "text": "<html>down</html>"},
+])
+def test_a_token_endpoint_busy_once_at_the_exchange_still_connects(client, db, election_id, requests_mock,
+                                                                   busy):
+    exchange = requests_mock.post(TOKEN_URL, [busy, {"json": token_response()}])
+    response = finish_grant(client, start_grant(client, election_id)["state"])
+    assert NOTICE in response.get_data(as_text=True)
+    assert exchange.call_count == 2
+    codes = [parse_qs(request.text)["code"] for request in exchange.request_history]
+    assert codes == [["the-code"], ["the-code"]]
+    assert connection_count(db) == 1
 
 
 def test_a_token_answer_without_an_access_token_stores_nothing(client, db, election_id, requests_mock):

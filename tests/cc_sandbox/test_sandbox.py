@@ -322,6 +322,20 @@ def test_fault_shares_are_seeded_and_repeatable(tmp_path):
     assert set(outcomes[0]) == {200, 500}
 
 
+def test_new_fault_settings_with_the_same_seed_go_on_with_its_faults(tmp_path):
+    settings = {"error_500": 0.5, "seed": 7}
+    with start(tmp_path / "whole", faults=settings) as sandbox:
+        token = grant(sandbox)
+        whole = [api(sandbox, token, "/v3/contact_lists").status_code for _ in range(12)]
+    with start(tmp_path / "halves", faults=settings) as sandbox:
+        token = grant(sandbox)
+        halves = [api(sandbox, token, "/v3/contact_lists").status_code for _ in range(6)]
+        requests.post(f"{sandbox.url}/_sandbox/faults",
+                      json={**settings, "activity_outcome": "failed"}).raise_for_status()
+        halves += [api(sandbox, token, "/v3/contact_lists").status_code for _ in range(6)]
+    assert halves == whole
+
+
 def test_expire_tokens_fault_needs_a_refresh(sandbox):
     token = grant(sandbox)
     requests.post(f"{sandbox.url}/_sandbox/faults", json={"expire_tokens": True}).raise_for_status()

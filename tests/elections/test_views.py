@@ -185,6 +185,16 @@ def test_add_question_with_choices_one_per_line_and_abstain_last(client, admin, 
     assert audit_actions(db, election_id) == ["added a question"]
 
 
+def test_add_a_ranked_question_with_seats(client, admin, db):
+    election_id = draft(db, admin, questions=[])
+    client.post(f"/elections/{election_id}/questions/new",
+                data=question_data(kind="ranked", seats="2", max_choices="3"))
+    [row] = db.query("SELECT kind, seats, max_choices FROM questions WHERE election_id = ?", [election_id])
+    assert row == {"kind": "ranked", "seats": 2, "max_choices": 1}
+    page = client.get(f"/elections/{election_id}/questions").get_data(as_text=True)
+    assert "STV (Scottish rules) for 2 seats." in page
+
+
 @pytest.mark.parametrize("overrides, message", [
     ({"max_choices": "4"}, "Voters cannot pick more than the 3 choices offered."),
     ({"max_choices": "0"}, "Number must be between 1 and 100."),
@@ -193,6 +203,10 @@ def test_add_question_with_choices_one_per_line_and_abstain_last(client, admin, 
     ({"choices": "Yes\nNo\nAbstain"}, "Tick “Offer an explicit Abstain choice”"),
     ({"prompt": ""}, "This field is required."),
     ({"choices": "\n".join(f"Choice {n}" for n in range(101))}, "at most 100 choices"),
+    ({"kind": "ranked", "seats": "3"}, "Elect fewer than the 3 candidates"),
+    ({"kind": "ranked", "has_abstain": "y"}, "A ranked question has no Abstain choice"),
+    ({"kind": "ranked", "seats": "0"}, "Number must be between 1 and 99."),
+    ({"kind": "approval"}, "Not a valid choice."),
 ])
 def test_add_question_rejects_bad_input_with_a_clear_error(client, admin, db, overrides, message):
     election_id = draft(db, admin, questions=[])

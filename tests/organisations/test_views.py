@@ -320,6 +320,8 @@ def test_a_grant_by_an_admin_connects_the_organisation_for_every_member_and_elec
     make_member(db, organisation, "admin", "sec@example.org", name="Sec")
     requests_mock.post(TOKEN_URL, json={"access_token": "a", "refresh_token": "r", "token_type": "Bearer",
                                         "expires_in": 86400})
+    requests_mock.get("https://api.test/v3/account/summary", json={
+        "encoded_account_id": "acct-1", "organization_name": "Ada's Club", "contact_email": "ada@club.example"})
     secretary = sign_in("sec@example.org")
     secretary.post(f"/elections/{first}/integration/grant")
     with secretary.session_transaction() as session:
@@ -328,7 +330,7 @@ def test_a_grant_by_an_admin_connects_the_organisation_for_every_member_and_elec
                          follow_redirects=True)
     assert "now configured to integrate with your Constant Contact account" in done.get_data(as_text=True)
     assert cc_tokens.get_connection(db, organisation)["organisation_id"] == organisation
-    assert "Connected" in page(client, f"/elections/{second}/integration")  # the owner sees it too
+    assert "Connected to Ada&#39;s Club (ada@club.example)" in page(client, f"/elections/{second}/integration")
     for election_id in (first, second):
         log = page(client, f"/elections/{election_id}/audit")
         assert "Sec (sec@example.org)" in log and "granted Constant Contact access" in log

@@ -124,3 +124,22 @@ def test_the_mix_ballots_command_mixes_and_says_how_many(runner, db, election):
     vote(db, election, make_voters(db, election, count=1)[0])
     assert "Mixed 1 ballots." in runner.invoke(args=["mix-ballots"]).output
     assert "Nothing new to mix." in runner.invoke(args=["mix-ballots"]).output
+
+
+def test_mixing_keeps_each_ballots_weight_and_ranks(db):
+    from ..factories import make_ranked_question
+    election = make_election(db, make_admin(db), questions=[])
+    ids = make_ranked_question(db, election, "Board", ["Ann", "Ben", "Cat"], seats=2)
+    qid = db.execute("SELECT question_id FROM choices WHERE id = ?", [ids["Ann"]]).fetchone()[0]
+    voters = make_voters(db, election, count=6, weights=[1, 2, 2.5, 1, 1, 4])
+    for n, voter_id in enumerate(voters):
+        order = ["Ann", "Ben", "Cat"][n % 3:] + ["Ann", "Ben", "Cat"][:n % 3]
+        cast_ballot(db, voter_id, {qid: {ids[label]: rank for rank, label in enumerate(order, start=1)}})
+    before = box(db)
+    assert ballot_box.mix(db) == 6
+    after = box(db)
+    assert sorted(map(lambda r: tuple(r.values()), after["ballots"])) == \
+        sorted(map(lambda r: tuple(r.values()), before["ballots"]))
+    assert sorted(r["weight"] for r in after["ballots"]) == [1, 1, 1, 2, 2.5, 4]
+    assert sorted(map(lambda r: tuple(r.values()), after["ballot_selections"])) == \
+        sorted(map(lambda r: tuple(r.values()), before["ballot_selections"]))

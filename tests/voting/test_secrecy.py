@@ -70,3 +70,8 @@ def test_a_cast_keeps_no_receipt_anywhere_but_the_receipts_table(app, client, db
             for column in columns(db, table):
                 found = one(db, f'SELECT count(*) AS n FROM "{table}" WHERE "{column}" = ?', [receipt])
                 assert found["n"] == 0, (table, column)
+
+
+def test_a_ballot_carries_its_weight_and_ranks_but_nothing_else_new(db):
+    assert set(columns(db, "ballots")) == {"election_id", "ballot_id", "weight"}
+    assert set(columns(db, "ballot_selections")) == {"election_id", "ballot_id", "choice_id", "rank"}
