@@ -212,6 +212,7 @@ def test_a_token_endpoint_busy_twice_at_the_exchange_says_so_and_stores_nothing(
 def test_a_token_endpoint_busy_once_at_the_exchange_still_connects(client, db, election_id, requests_mock,
                                                                    busy):
     exchange = requests_mock.post(TOKEN_URL, [busy, {"json": token_response()}])
+    requests_mock.get(SUMMARY_URL, json=account_summary())
     response = finish_grant(client, start_grant(client, election_id)["state"])
     assert NOTICE in response.get_data(as_text=True)
     assert exchange.call_count == 2
