@@ -133,6 +133,45 @@ def check_before_sync(db, client, call, organisation_id):
     check_lists(db, client, call, organisation_id)
 
 
+def is_list_gone(error):
+    """True when CC answered that the list asked about does not exist (deleted, or never there)."""
+    return error.status == 404 and "list" in (error.error_key or "").lower()
+
+
+def mark_deleted(db, organisation_id, list_id):
+    """Mark the organisation's elections on a list CC says does not exist; returns the ids marked.
+
+    Their queues are kept, and nothing is sent to the list until another one is chosen.
+    """
+    ids = [row["id"] for row in rows(db, "SELECT id FROM elections WHERE organisation_id = ? AND "
+                                         "cc_list_id = ? AND cc_list_problem IS NULL",
+                                     [organisation_id, list_id])]
+    with db.atomic():
+        db.conn.executemany(f"UPDATE elections SET cc_list_problem = '{DELETED}', cc_list_problem_at = ? "
+                            "WHERE id = ?", [(clock.iso(), election_id) for election_id in ids])
+    return ids
+
+
+def lists_read(db, organisation_id, contact_lists):
+    """What every list the connected account has (read anyway, for the list picker) tells: member
+    counts, each chosen list's current name, and chosen lists of this account that are gone."""
+    remember_list_sizes(db, contact_lists)
+    with db.atomic():
+        for item in contact_lists:
+            if item.get("name"):
+                db.execute("UPDATE elections SET cc_list_name = ? WHERE organisation_id = ? "
+                           "AND cc_list_id = ? AND cc_list_name IS NOT ?",
+                           [item["name"], organisation_id, item["list_id"], item["name"]])
+    connection = one(db, "SELECT account_id FROM cc_connections WHERE organisation_id = ?", [organisation_id])
+    present = {item.get("list_id") for item in contact_lists}
+    chosen = {row["cc_list_id"] for row in rows(
+        db, "SELECT DISTINCT cc_list_id FROM elections WHERE organisation_id = ? AND cc_list_id IS NOT NULL "
+            "AND cc_list_problem IS NULL AND cc_list_account_id IS ?",
+        [organisation_id, connection and connection["account_id"]])}
+    return [election_id for list_id in sorted(chosen - present)
+            for election_id in mark_deleted(db, organisation_id, list_id)]
+
+
 def election_problem(db, election_id):
     """The problem message of an election's chosen list, or None."""
     return problem_message(one(db, "SELECT cc_list_name, cc_list_problem, cc_list_account_name "

@@ -50,6 +50,13 @@ class CCError(Exception):
         return f"Constant Contact error ({where}){key}: {self.message}"
 
 
+class ListNotFound(CCError):
+    """The list is not among the connected account's lists (deleted in CC, or never there)."""
+
+    def __init__(self, list_id):
+        super().__init__(404, "lists.api.not_found", f"List not found: {list_id}")
+
+
 class QuotaExceeded(CCError):
     """The API key's daily request quota is used up: stop until 00:00 UTC."""
 

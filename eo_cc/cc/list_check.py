@@ -15,7 +15,7 @@ from .. import clock
 from ..db import one, rows
 from ..mail import deliver, render
 from ..voting.notices import ballot_link_url, election_url
-from . import api, imports
+from . import api, imports, sharing
 from .resolve import address, list_pages, remember
 
 MISSING, STRANGER, UNSUBSCRIBED = "missing", "stranger", "unsubscribed"
@@ -71,9 +71,13 @@ class Found:
         return sum(1 for difference in self.differences if difference[0] == kind)
 
 
-def compare(voters, members):
-    """voters: [{"email", "name", "has_voted"}]; members: [CC contact]. Returns a Found."""
+def compare(voters, members, sharers=()):
+    """voters: [{"email", "name", "has_voted"}]; members: [CC contact]. Returns a Found.
+
+    sharers: addresses on the rosters of the other elections sharing the list, never strangers.
+    """
     roster = {same_address(v["email"]): v for v in voters}
+    sharers = {same_address(email) for email in sharers}
     on_list, seen, differences = 0, set(), []
     for contact in members:
         key = same_address(address(contact))
@@ -81,6 +85,8 @@ def compare(voters, members):
             continue
         seen.add(key)
         voter = roster.get(key)
+        if voter is None and key in sharers:
+            continue   # on the list for another election that shares it
         if voter is None:
             name = " ".join(filter(None, (contact.get("first_name"), contact.get("last_name"))))
             differences.append((STRANGER, address(contact), name, contact.get("contact_id")))
@@ -105,7 +111,9 @@ def run_check(db, client, call, election, progress=None):
         if progress:
             progress(scanned, None, "checked list members")
     voters = rows(db, "SELECT email, name, has_voted FROM voters WHERE election_id = ?", [election["id"]])
-    found = compare(voters, members)
+    sharers = [row["email"] for other in sharing.sharing_elections(db, election, list_id)
+               for row in rows(db, "SELECT email FROM voters WHERE election_id = ?", [other["id"]])]
+    found = compare(voters, members, sharers)
     store(db, election["id"], list_id, found)
     return found
 

@@ -5,6 +5,8 @@ Every button that needs Constant Contact records what was asked for and starts t
 run as Sync now (commands.start_background_sync), so no web request waits for an import or a
 scan of a big list. Only creating the list itself (one request) happens in the request.
 """
+import logging
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -22,10 +24,12 @@ from . import links, list_check, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter, utc_day
 from .commands import start_background_sync
+from .plain_words import in_plain_words
 from .report import next_run_at
 from .views import grant_again, save_list_choice
 
 bp = Blueprint("mailings", __name__)
+log = logging.getLogger(__name__)
 PAGE = "/elections/<int:election_id>/integration"
 LOG_SHOWN = 5
 SHOWN_INLINE = 20   # differences listed on the page; the rest are in the download
@@ -255,8 +259,9 @@ def make_list(election, form):
             form.name.errors.append(f"Constant Contact already has a list named {name}: choose another "
                                     "name, or use that list with Select a List.")
         else:
-            flash(f"Constant Contact did not create the list: {error}. Nothing changed; please try again.",
-                  "error")
+            log.warning("Creating a list failed: %s", error)
+            flash(f"Constant Contact did not create the list. {in_plain_words(error)} Nothing changed; "
+                  "please try again.", "error")
         return None
     chosen = {"list_id": made["list_id"], "name": made.get("name") or name}
     save_list_choice(db, election, chosen, current_user.id)

@@ -20,7 +20,7 @@ from datetime import timedelta
 from .. import clock
 from ..db import rows
 from ..elections.voting_window import effective_state
-from . import imports, links, list_check
+from . import accounts, imports, links, list_check
 from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted
 from .removals import SUBMITTED
@@ -200,6 +200,8 @@ class Step:
             self.run.clients[organisation_id] = error
             self._failed(election, f"Constant Contact access must be granted again: {error.message}")
         except (CCError, links.FieldProblem) as error:
+            if isinstance(error, CCError) and accounts.is_list_gone(error):
+                accounts.mark_deleted(self.db, organisation_id, election["cc_list_id"])
             self._failed(election, str(error))
 
     def _failed(self, election, reason, stop=False):

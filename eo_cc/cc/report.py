@@ -7,7 +7,7 @@ from datetime import timedelta, timezone
 
 from .. import clock
 from ..db import one, rows
-from . import accounts
+from . import accounts, sharing
 from .budget import quota_exceeded_today
 from .removals import DONE, NOT_IN_LIST, QUEUED, SUBMITTED, WAITING
 
@@ -29,6 +29,7 @@ class ElectionResult:
     would_remove: int = 0
     submitted: int = 0
     requests: int = 0
+    held: int = 0          # queued until the voter votes in another election on the same list
     error: str | None = None
     scan_restarted: bool = False   # CC refused where the last list scan stopped
 
@@ -42,6 +43,9 @@ class ElectionResult:
                     f"{self.failed} still queued, {self.requests} requests")
             if self.processing:
                 text += f", {self.processing} still being processed by Constant Contact"
+            if self.held:
+                text += (f", {self.held} kept on the shared list until they vote in the other "
+                         "election(s) on it")
         if self.scan_restarted:
             text += f"; {SCAN_RESTARTED}"
         return text + (f"; error: {self.error}" if self.error else "")
@@ -91,6 +95,7 @@ def sync_status(db, election_id, config, tz=None):
         "list_name": election.get("cc_list_name"),
         "queued": counts.get(QUEUED, 0) + counts.get(SUBMITTED, 0),
         "submitted": counts.get(SUBMITTED, 0),
+        "held": sharing.count_held(db, election_id),
         "done": counts.get(DONE, 0),
         "not_in_list": counts.get(NOT_IN_LIST, 0),
         "not_in_list_emails": not_in_list_emails(db, election_id),
@@ -146,10 +151,14 @@ def _last_run(db, election_id):
 
 def verdict(status, tz=None):
     """The one sentence that tells the admin whether the list is safe to mail (times in tz)."""
-    queued = status["queued"]
+    held = status.get("held", 0)
+    queued = status["queued"] - held
     if not status["has_list"]:
         return "No Constant Contact list is chosen yet, so nothing is removed from a list."
     if queued == 0:
+        if held:
+            return (f"{UP_TO_DATE}; {held} voter(s) who voted stay on the shared list until they "
+                    "vote in the other election on it.")
         return UP_TO_DATE
     voters = "1 voter who voted is" if queued == 1 else f"{queued} voters who voted are"
     if status.get("list_problem"):

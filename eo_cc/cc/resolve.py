@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from .. import clock
 from ..db import one, rows
-from . import api, scans
+from . import api, scans, sharing
 from .removals import NOT_IN_LIST, QUEUED
 
 PAGE_SIZE = api.MAX_PAGE_SIZE
@@ -19,6 +19,7 @@ BATCH_SIZE = api.MAX_IDS_PER_ACTIVITY
 ALWAYS_PER_EMAIL = 2          # this few: looking each up costs no more than learning the list size
 UNKNOWN_SIZE_PER_EMAIL = 10   # list size unknown: look up one by one up to this many
 LIST_SIZE_MAX_AGE = timedelta(hours=24)
+LIST_CONFIRMED_FOR = timedelta(minutes=5)   # lists read this recently need not be read again
 # A contact deleted and re-added in CC gets a new id; removing the old id would leave the
 # voter on the list while we count them done. So a learnt id is trusted for a day only.
 CONTACT_ID_MAX_AGE = timedelta(hours=24)
@@ -45,8 +46,9 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
     queued = rows(db, f"""
         SELECT r.id, r.email, c.contact_id FROM cc_removals r
         LEFT JOIN cc_contacts c ON c.list_id = ? AND c.email = r.email AND c.fetched_at >= ?
-        WHERE r.election_id = ? AND r.state = '{QUEUED}' ORDER BY r.queued_at, r.id""",
-                  [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id])
+        WHERE r.election_id = ? AND r.state = '{QUEUED}' AND NOT {sharing.held()}
+        ORDER BY r.queued_at, r.id""",
+                  [list_id, clock.iso(clock.now() - CONTACT_ID_MAX_AGE), election_id, clock.iso()])
     unknown = sorted({row["email"] for row in queued if not row["contact_id"]})
     found = look_up(db, client, call, list_id, unknown, progress, on_restart) if unknown else {}
     resolved, missing = [], []
@@ -56,6 +58,8 @@ def resolve(db, client, call, list_id, election_id, *, dry_run=False, progress=N
             resolved.append((row["id"], contact_id))
         else:
             missing.append(row["id"])
+    if missing and not resolved:
+        confirm_list(db, client, call, list_id)
     if missing and not dry_run:
         mark_not_in_list(db, list_id, missing)
     return Resolution([resolved[i:i + BATCH_SIZE] for i in range(0, len(resolved), BATCH_SIZE)],
@@ -87,11 +91,28 @@ def list_size(db, client, call, list_id):
     row = one(db, "SELECT membership_count, fetched_at FROM cc_list_sizes WHERE list_id = ?",
               [list_id])
     if row is None or row["fetched_at"] < clock.iso(clock.now() - LIST_SIZE_MAX_AGE):
-        lists = call(lambda: list(client.contact_lists()))
-        remember_list_sizes(db, lists)
-        row = next(({"membership_count": item.get("membership_count")} for item in lists
-                    if item.get("list_id") == list_id), None)
-    return row["membership_count"] if row else None
+        row = read_list(db, client, call, list_id)
+    return row["membership_count"]
+
+
+def read_list(db, client, call, list_id):
+    """The list's entry from GET /contact_lists (all sizes cached); raises ListNotFound when the
+    account has no such list."""
+    lists = call(lambda: list(client.contact_lists()))
+    remember_list_sizes(db, lists)
+    found = next((item for item in lists if item.get("list_id") == list_id), None)
+    if found is None:
+        raise api.ListNotFound(list_id)
+    return found
+
+
+def confirm_list(db, client, call, list_id):
+    """Before taking every looked-up email as not on the list, make sure the list is there: read
+    the lists unless they were read in the last few minutes (raises ListNotFound)."""
+    recent = one(db, "SELECT 1 AS x FROM cc_list_sizes WHERE list_id = ? AND fetched_at >= ?",
+                 [list_id, clock.iso(clock.now() - LIST_CONFIRMED_FOR)])
+    if recent is None:
+        read_list(db, client, call, list_id)
 
 
 def remember_list_sizes(db, lists):

@@ -4,6 +4,7 @@ Removals are counted as they settle, inside the same transaction, so a run kille
 end still accounts for what it removed.
 """
 from .. import clock
+from . import sharing
 from .removals import QUEUED, SUBMITTED, WAITING
 
 
@@ -21,12 +22,13 @@ def add_removed(db, run_id, election_id, count):
 
 
 def leftovers(db, election_id, started_at, last_removal_id):
-    """(still queued, still processing at CC) of the removals this run took on."""
+    """(still queued, still processing at CC, held for a shared list) of the removals this run took on."""
     counts = dict(db.execute(
-        "SELECT state, count(*) FROM cc_removals WHERE election_id = ? AND queued_at <= ? "
-        f"AND id <= coalesce(?, id) AND state IN {WAITING} GROUP BY state",
-        [election_id, started_at, last_removal_id]).fetchall())
-    return counts.get(QUEUED, 0), counts.get(SUBMITTED, 0)
+        f"SELECT CASE WHEN r.state = '{QUEUED}' AND {sharing.held()} THEN 'held' ELSE r.state END, "
+        "count(*) FROM cc_removals r WHERE r.election_id = ? AND r.queued_at <= ? "
+        f"AND r.id <= coalesce(?, r.id) AND r.state IN {WAITING} GROUP BY 1",
+        [clock.iso(), election_id, started_at, last_removal_id]).fetchall())
+    return counts.get(QUEUED, 0), counts.get(SUBMITTED, 0), counts.get("held", 0)
 
 
 def finish(db, run_id, result):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .. import clock
 from ..db import instance_file, one, rows
-from . import accounts, mailings, run_record, tokens
+from . import accounts, mailings, run_record, sharing, tokens
 from .api import CCError, GrantRevoked, QuotaExceeded, activity_error
 from .budget import BudgetExhausted, RequestLedger, call_with_backoff, sync_lock
 from .pace import api_pace
@@ -128,8 +128,8 @@ class _Run:
             SELECT e.id, e.organisation_id, e.title, e.cc_list_id, MIN(r.queued_at) AS waiting_since
             FROM elections e JOIN cc_removals r ON r.election_id = e.id
             WHERE e.cc_list_id IS NOT NULL AND e.cc_list_id != '' AND e.cc_list_problem IS NULL
-              AND r.state IN {WAITING} {only}
-            GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id})
+              AND r.state IN {WAITING} AND {sharing.due("r", ":now")} {only}
+            GROUP BY e.id ORDER BY waiting_since, e.id""", {"only": election_id, "now": clock.iso()})
 
     def _prepare(self, election):
         """Connect, re-poll, resolve and submit the first batch (the rest go round robin) for one election."""
@@ -194,6 +194,9 @@ class _Run:
             self._revoke(job, error)
         except CCError as error:
             job.stopped, job.result.error = True, str(error)
+            if accounts.is_list_gone(error):
+                accounts.mark_deleted(self.db, job.election["organisation_id"], job.list_id)
+                job.result.error = accounts.election_problem(self.db, job.election["id"])
         finally:
             job.result.requests += self.ledger.requests - before
 
@@ -304,7 +307,7 @@ class _Run:
             activity = self.call(job.client.remove_list_memberships, job.list_id,
                                   [contact_id for _, contact_id in batch])
         except CCError as error:
-            if not isinstance(error, (GrantRevoked, QuotaExceeded)):
+            if not isinstance(error, (GrantRevoked, QuotaExceeded)) and not accounts.is_list_gone(error):
                 self._note_failure(batch, str(error))   # shown on the panel; retried next run
             raise
         activity_id = str(activity["activity_id"])
@@ -372,7 +375,7 @@ class _Run:
     def _finish(self, run_id, jobs, mailed):
         for job in jobs:
             if not self.dry_run:
-                job.result.failed, job.result.processing = run_record.leftovers(
+                job.result.failed, job.result.processing, job.result.held = run_record.leftovers(
                     self.db, job.election["id"], self.started_at, job.last_removal_id)
             self.echo(job.result.summary(self.dry_run))
         results = [job.result for job in jobs]

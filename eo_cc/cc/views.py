@@ -21,12 +21,12 @@ from ..downloads import csv_response
 from ..elections.audit import record
 from ..elections.views import load_election
 from ..organisations.access import current_organisation_id
-from . import accounts, removals, tokens
+from . import accounts, removals, sharing, tokens
 from .api import CCError, GrantRevoked
 from .budget import request_counter
 from .commands import is_sync_running, start_background_sync
+from .plain_words import in_plain_words
 from .report import not_in_list_emails, sync_status, verdict
-from .resolve import remember_list_sizes
 from .token_endpoint import connection_lock, is_busy, paced, token_pace
 
 bp = Blueprint("cc", __name__)
@@ -78,6 +78,7 @@ class ChooseListForm(FlaskForm):
 
     list_id = HiddenField(validators=[InputRequired(), Length(max=200)])
     list_name = HiddenField(validators=[Length(max=500)])
+    share = HiddenField(validators=[Length(max=3)])   # "yes": use a list another election uses
 
 
 def is_configured():
@@ -100,6 +101,7 @@ def mailings_still_on(election):
 
 bp.app_template_global()(accounts.connection_label)
 bp.app_template_global("list_problem")(accounts.problem_message)
+bp.app_template_filter("plain_words")(in_plain_words)
 
 
 @bp.app_template_global()
@@ -117,6 +119,7 @@ def settings(election_id):
     status["is_running"] = is_sync_running(current_app.config)
     return render_template(
         "cc/settings.html", election=election, sync_status=status,
+        shared_with=sharing.sharing_elections(db, election),
         connection=tokens.get_connection(db, election["organisation_id"]), is_configured=is_configured(),
         callback_url=url_for("cc.callback", _external=True),
         double_mailings=mailings_still_on(election) if election["cc_list_id"] else [])
@@ -281,9 +284,10 @@ def lists(election_id):
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as failure:
-        contact_lists, error = None, str(failure)
+        contact_lists, error = None, in_plain_words(failure)
     return render_template("cc/lists.html", election=election, contact_lists=contact_lists,
-                           error=error, cc_lists_page=CC_LISTS_PAGE)
+                           error=error, cc_lists_page=CC_LISTS_PAGE,
+                           in_use=sharing.lists_in_use(get_db(), election))
 
 
 def fetch_lists(election):
@@ -296,7 +300,7 @@ def fetch_lists(election):
     client = tokens.make_client(db, current_app.config, election["organisation_id"],
                                 on_request=request_counter(db))
     found = list(client.contact_lists())
-    remember_list_sizes(db, found)
+    accounts.lists_read(db, election["organisation_id"], found)
     return sorted(found, key=lambda item: (not item.get("favorite"),
                                            (item.get("name") or "").casefold()))
 
@@ -315,16 +319,21 @@ def choose_list(election_id):
     except GrantRevoked:
         return grant_again(election_id)
     except CCError as error:
-        flash(f"Could not check that list with Constant Contact: {error}. Please try again.", "error")
+        log.warning("Checking a chosen list failed: %s", error)
+        flash(f"Could not check that list with Constant Contact. {in_plain_words(error)}", "error")
         return back_to_lists
     if chosen is None:
         flash("That list is not in your Constant Contact account any more. Please choose another.", "error")
         return back_to_lists
-    save_list_choice(get_db(), election, chosen, current_user.id)
+    others = sharing.sharing_elections(get_db(), election, chosen["list_id"])
+    if others and election["cc_list_id"] != chosen["list_id"] and form.share.data != "yes":
+        return render_template("cc/share_list.html", election=election, chosen=chosen, others=others,
+                               form=form)
+    save_list_choice(get_db(), election, chosen, current_user.id, others)
     return to_settings(election_id)
 
 
-def save_list_choice(db, election, chosen, admin_id):
+def save_list_choice(db, election, chosen, admin_id, others=()):
     """Point the election at a list; a new list means every voter who voted must be removed again.
 
     The list is in the account connected now, which is recorded (and clears any mark).
@@ -340,8 +349,9 @@ def save_list_choice(db, election, chosen, admin_id):
                    [chosen["list_id"], chosen["name"], clock.iso(), clock.iso(), *account.values(),
                     election["id"]])
         requeued = removals.requeue_voted(db, election["id"])
-        record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"])
-    message = f"This election now uses the Constant Contact list {chosen['name']}."
+        shared = f" (shared with {', '.join(other['title'] for other in others)})" if others else ""
+        record(db, election["id"], admin_id, "chose Constant Contact list", chosen["name"] + shared)
+    message = f"This election now uses the Constant Contact list {chosen['name']}{shared}."
     if requeued:
         message += f" {requeued} voter(s) who already voted will be removed from it at the next sync."
     flash(message, "success")

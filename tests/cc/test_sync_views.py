@@ -135,7 +135,7 @@ def test_panel_shows_queue_failures_not_in_list_and_the_button(client, db, elect
     page = client.get(f"/elections/{election}/integration").get_data(as_text=True)
     assert "Sync status" in page
     assert "2 voters who voted are still on the list; they will be removed at" in page
-    assert "Constant Contact activity failed" in page
+    assert "Constant Contact did not finish the removal (failed)" in page
     assert f"/elections/{election}/integration/not-in-list.csv" in page
     assert "Sync now" in page and 'name="csrf_token"' in page
 
