@@ -1,6 +1,5 @@
 """CC's token endpoint: one pace for every process, one more try when busy, one refresh at a time."""
 import contextlib
-import fcntl
 import os
 
 import pytest
@@ -10,6 +9,7 @@ from authlib.integrations.base_client import OAuthError
 from eo_cc.cc import tokens as cc_tokens
 from eo_cc.cc import token_endpoint
 from eo_cc.cc.api import CCError, GrantRevoked
+from eo_cc.cc.budget import is_locked
 from eo_cc.cc.token_endpoint import connection_lock, is_busy, paced, retry_after_seconds, token_pace
 
 from .test_tokens import api, config, connect_organisation, db, organisation_id  # noqa: F401  (fixtures)
@@ -107,17 +107,9 @@ def test_a_refusal_that_is_not_busy_is_not_tried_again(refusal):
 # --- one refresh at a time --------------------------------------------------------------------
 
 def lock_is_held(config, organisation_id):
-    """Try the connection's lock from another open file, without waiting."""
-    path = os.path.join(os.path.dirname(config["DATABASE"]), token_endpoint.LOCKS_FOLDER,
-                        f"{organisation_id}.lock")
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    """Whether some thread or process holds the connection's lock (asked without waiting)."""
+    return is_locked(os.path.join(os.path.dirname(config["DATABASE"]), token_endpoint.LOCKS_FOLDER,
+                                  f"{organisation_id}.lock"))
 
 
 def test_the_connection_lock_excludes_every_other_open_file_until_released(config, organisation_id):
