@@ -2,36 +2,19 @@
 an election whose roster and list are given."""
 import pytest
 
-from eo_cc.cc.sync import run_sync
 from eo_cc.db import one, rows
 from eo_cc.voting.ballots import cast_ballot
 
 from ..factories import make_voters
 from .fake_cc import LIST_ID, mocker
 from .fake_mailings import MailingsCC
-from .test_sync import connect_organisation, election_with_list
+from .test_sync import connect_organisation, election_with_list, sleeps, sync  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
 def mcc():
     with mocker() as m:
         yield MailingsCC(m)
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def sync(app, db, sleeps, tmp_path):
-    """Run the sync with a fake sleep; returns (result, printed lines)."""
-    def run(**options):
-        lines = []
-        options.setdefault("lock_path", str(tmp_path / "cc_sync.lock"))
-        result = run_sync(db, app.config, echo=lines.append, sleep=sleeps.append, **options)
-        return result, lines
-    return run
 
 
 @pytest.fixture
