@@ -3,7 +3,6 @@ import time
 
 import pytest
 
-from eo_cc import clock
 from eo_cc.cc import mailings
 from eo_cc.cc.sync import run_sync
 from eo_cc.cc.tokens import SCOPE, save_token
@@ -11,6 +10,7 @@ from eo_cc.db import one
 
 from ..factories import SECRET_KEY, make_election, make_voters
 from .fake_cc import API, FakeCC, mocker
+from .test_sync import queue, states
 from .test_views import account_summary, finish_grant, settings_page, start_grant
 
 SUMMARY_URL = API + "/account/summary"
@@ -50,14 +50,15 @@ def queued_voters(db, election_id, emails):
     """Voters voter1.. who voted, queued for removal (as a ballot leaves them)."""
     make_voters(db, election_id, count=len(emails))
     db.execute("UPDATE voters SET has_voted = 1 WHERE election_id = ?", [election_id])
-    now = clock.iso()
-    db["cc_removals"].insert_all({"election_id": election_id, "email": e, "queued_at": now,
-                                  "updated_at": now} for e in emails)
+    queue(db, election_id, emails)
 
 
-def states(db, election_id):
-    return dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
-                           "GROUP BY state", [election_id]).fetchall())
+def on_club_list_with_voter1_queued(client, db, cc, election_id):
+    """Granted, the list Club voters chosen, voter1 (on it) voted and queued for removal."""
+    cc.add_list("list-club", emails=["voter1@example.org"], name="Club voters")
+    grant(client, election_id)
+    choose(client, election_id, "list-club", "Club voters")
+    queued_voters(db, election_id, ["voter1@example.org"])
 
 
 def sync(app, db, tmp_path, **options):
@@ -148,10 +149,7 @@ def test_mailings_wait_while_the_chosen_list_is_marked(db, election):
 
 def test_choosing_a_list_of_the_new_account_clears_the_mark_and_removes_the_queued_voters(
         app, client, db, cc, election, tmp_path):
-    cc.add_list("list-club", emails=["voter1@example.org"], name="Club voters")
-    grant(client, election)
-    choose(client, election, "list-club", "Club voters")
-    queued_voters(db, election, ["voter1@example.org"])
+    on_club_list_with_voter1_queued(client, db, cc, election)
     cc.summary, cc.lists = PERSONAL, {"list-home": "Friends"}   # the voter is on its list too
     for contact in cc.contacts.values():
         contact["lists"] = {"list-home"}
@@ -180,10 +178,7 @@ def test_granting_the_old_account_again_clears_the_mark_without_a_list_request(a
 
 def test_when_the_grant_could_not_check_the_lists_the_sync_does_before_removing_anyone(
         app, client, db, cc, election, tmp_path):
-    cc.add_list("list-club", emails=["voter1@example.org"], name="Club voters")
-    grant(client, election)
-    choose(client, election, "list-club", "Club voters")
-    queued_voters(db, election, ["voter1@example.org"])
+    on_club_list_with_voter1_queued(client, db, cc, election)
     cc.summary, cc.lists = PERSONAL, {}
     cc.fail("lists", 503, {"error_key": "service_unavailable"})
     assert MARK not in grant(client, election)                    # the check failed: not marked yet

@@ -6,7 +6,6 @@ import pytest
 import requests
 
 from cc_sandbox import server, store, tokens
-from eo_cc import clock
 from eo_cc.cc.budget import sync_lock
 from eo_cc.cc.commands import is_sync_running
 from eo_cc.cc.sync import sync_lock_path
@@ -15,6 +14,7 @@ from eo_cc.cc.tokens import save_token
 from .. import ROOT
 from ..factories import SECRET_KEY, make_admin, make_election
 from .fake_cc import LIST_ID, FakeCC, mocker
+from .test_sync import queue, states
 
 
 @pytest.fixture
@@ -28,17 +28,6 @@ def election(db, admin, organisation):
     save_token(db, SECRET_KEY, organisation, {"access_token": "access-1", "refresh_token": "refresh-1",
                                               "expires_at": int(time.time()) + 86400})
     return make_election(db, admin, cc_list_id=LIST_ID, cc_list_name="Voters")
-
-
-def queue(db, election_id, emails):
-    now = clock.iso()
-    db["cc_removals"].insert_all({"election_id": election_id, "email": e, "queued_at": now,
-                                  "updated_at": now} for e in emails)
-
-
-def states(db, election_id):
-    return dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
-                           "GROUP BY state", [election_id]).fetchall())
 
 
 def wait_until(condition, seconds=60):
