@@ -83,8 +83,7 @@ def sync_status(db, election_id, config, tz=None):
     """The sync panel's data for one election; times shown in the tz name given (default UTC)."""
     election = one(db, "SELECT organisation_id, cc_list_id, cc_list_name, cc_list_problem, "
                        "cc_list_account_name FROM elections WHERE id = ?", [election_id]) or {}
-    counts = dict(db.execute("SELECT state, count(*) FROM cc_removals WHERE election_id = ? "
-                             "GROUP BY state", [election_id]).fetchall())
+    counts = sharing.count_states(db, "r.election_id = ?", [election_id])
     connection = one(db, "SELECT needs_grant, last_error, account_name, account_email FROM cc_connections "
                          "WHERE organisation_id = ?", [election.get("organisation_id")])
     quota_exceeded = quota_exceeded_today(db)
@@ -93,9 +92,9 @@ def sync_status(db, election_id, config, tz=None):
     status = {
         "has_list": bool(election.get("cc_list_id")),
         "list_name": election.get("cc_list_name"),
-        "queued": counts.get(QUEUED, 0) + counts.get(SUBMITTED, 0),
+        "queued": counts.get(QUEUED, 0) + counts.get("held", 0) + counts.get(SUBMITTED, 0),
         "submitted": counts.get(SUBMITTED, 0),
-        "held": sharing.count_held(db, election_id),
+        "held": counts.get("held", 0),
         "done": counts.get(DONE, 0),
         "not_in_list": counts.get(NOT_IN_LIST, 0),
         "not_in_list_emails": not_in_list_emails(db, election_id),

@@ -23,11 +23,9 @@ def add_removed(db, run_id, election_id, count):
 
 def leftovers(db, election_id, started_at, last_removal_id):
     """(still queued, still processing at CC, held for a shared list) of the removals this run took on."""
-    counts = dict(db.execute(
-        f"SELECT CASE WHEN r.state = '{QUEUED}' AND {sharing.held()} THEN 'held' ELSE r.state END, "
-        "count(*) FROM cc_removals r WHERE r.election_id = ? AND r.queued_at <= ? "
-        f"AND r.id <= coalesce(?, r.id) AND r.state IN {WAITING} GROUP BY 1",
-        [clock.iso(), election_id, started_at, last_removal_id]).fetchall())
+    counts = sharing.count_states(
+        db, f"r.election_id = ? AND r.queued_at <= ? AND r.id <= coalesce(?, r.id) AND r.state IN {WAITING}",
+        [election_id, started_at, last_removal_id])
     return counts.get(QUEUED, 0), counts.get(SUBMITTED, 0), counts.get("held", 0)
 
 

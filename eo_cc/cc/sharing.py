@@ -35,11 +35,12 @@ def due(removal="r", now="?"):
     return f"({removal}.state != '{QUEUED}' OR NOT {held(removal, now)})"
 
 
-def count_held(db, election_id, now=None):
-    """How many of the election's queued removals wait for a vote in another election on the list."""
-    return db.execute(f"SELECT count(*) FROM cc_removals r WHERE r.election_id = ? "
-                      f"AND r.state = '{QUEUED}' AND {held()}",
-                      [election_id, clock.iso(now)]).fetchone()[0]
+def count_states(db, where, params, now=None):
+    """{state: count} of the removals r matching where, with held removals counted as "held"
+    instead of queued."""
+    return dict(db.execute(
+        f"SELECT CASE WHEN r.state = '{QUEUED}' AND {held()} THEN 'held' ELSE r.state END, count(*) "
+        f"FROM cc_removals r WHERE {where} GROUP BY 1", [clock.iso(now), *params]).fetchall())
 
 
 def sharing_elections(db, election, list_id=None, now=None):
