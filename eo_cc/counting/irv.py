@@ -4,7 +4,7 @@ Each round counts every ballot for its most preferred candidate still in the cou
 candidate with more than half of those votes wins; otherwise the candidate with the fewest
 votes is excluded (ties: ties.py) and their ballots move to their next choice still in the
 count. Ballots that rank no candidate left are exhausted and count for no one. With a single
-candidate left, that candidate wins.
+candidate left, that candidate wins, unless no ballot counts for anyone (no ballots at all).
 """
 from . import grouped, ties
 from .rounds import Result, Round
@@ -30,6 +30,8 @@ def count(candidates, profile):
                 this.transfers[None] = exhausted - before.exhausted
         rounds.append(this)
         leader = max(continuing, key=lambda c: totals[c])
+        if not totals[leader]:               # no ballot left for anyone: nobody is elected
+            return Result("instant-runoff", 1, list(candidates), total, None, rounds, [])
         if len(continuing) == 1 or 2 * totals[leader] > sum(totals.values()):
             this.elected = [leader]
             return Result("instant-runoff", 1, list(candidates), total, None, rounds, [leader])

@@ -105,6 +105,9 @@ class _Count:
 
     def run(self):
         self.finish_round("first")
+        if not self.total:                   # no ballots: no seat is filled by default
+            return Result("Scottish STV", self.seats, self.candidates, self.total, self.quota,
+                          self.rounds, [])
         while len(self.elected) < self.seats:
             left = self.seats - len(self.elected)
             if len(self.continuing) <= left:

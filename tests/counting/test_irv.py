@@ -90,3 +90,12 @@ def _tied_lowest(result):
             return True
         out.add(after.subject)
     return False
+
+
+def test_no_ballots_elect_nobody():
+    result = irv.count([1, 2, 3], [])
+    assert result.elected == [] and len(result.rounds) == 1
+
+
+def test_ballots_that_rank_nobody_elect_nobody():
+    assert irv.count([1, 2], [((), to_units(1)), ((), to_units(1))]).elected == []

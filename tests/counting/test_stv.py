@@ -115,3 +115,8 @@ def test_for_one_seat_stv_elects_the_instant_runoff_winner(case):
     n, _, ballots = case
     weighted = [(r, to_units(w)) for r, w in ballots]
     assert stv.count(list(range(n)), weighted, 1).elected == irv.count(list(range(n)), weighted).elected
+
+
+def test_no_ballots_fill_no_seat():
+    result = stv.count([1, 2, 3], [], 2)
+    assert result.elected == [] and len(result.rounds) == 1
