@@ -88,16 +88,16 @@ def take_snapshot_if_due(db, election, now=None):
     """Inside a cast's transaction: keep the live results of this moment once k more ballots
     are in than at the last snapshot (only for elections that show live results, and never for a
     weighted one: a weighted total that moved can name the one heavy voter who voted in between)."""
-    if not election["has_live_results"] or is_weighted(db, election["id"]):
+    if not election["has_live_results"]:
         return
     cast = ballots_cast(db, election["id"])
     last = one(db, "SELECT MAX(ballots) AS n FROM result_snapshots WHERE election_id = ?",
                [election["id"]])["n"] or 0
-    if cast >= last + election["results_step"]:
+    # The roster is read only when a snapshot is due, not at every cast.
+    if cast >= last + election["results_step"] and not is_weighted(db, election["id"]):
         db["result_snapshots"].insert({"election_id": election["id"], "ballots": cast,
                                        "votes": json.dumps(vote_counts(db, election["id"])),
                                        "rankings": json.dumps({
-                                           "weight": total_weight(db, election["id"]),
                                            "ranked": ranked.packed(ranked.profiles(db, election["id"]))}),
                                        "taken_at": clock.iso(now)})
 
@@ -119,7 +119,7 @@ def shown_snapshot(db, election):
     next_taken = later[0] if later else (stored[-1]["ballots"] if stored else 0) + step
     return {"ballots": snapshot["ballots"], "taken_at": snapshot["taken_at"], "next_at": next_taken + step,
             "votes": {int(choice): count for choice, count in json.loads(snapshot["votes"]).items()},
-            "weight": kept.get("weight", snapshot["ballots"]),
+            "weight": snapshot["ballots"],         # snapshots are of unweighted elections only
             "profiles": ranked.unpacked(kept.get("ranked", {}))}
 
 
