@@ -3,7 +3,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_login import login_required
 
 from ..counting import votes_text
-from ..db import get_db, one
+from ..db import get_db
 from ..downloads import csv_response, no_store
 from ..roster import weights
 from . import ranked, voting_window
@@ -124,11 +124,10 @@ def ballot_file(election_id, question_id):
     if refused := _refuse_hidden(election):
         return refused
     db = get_db()
-    if one(db, "SELECT id FROM questions WHERE id = ? AND election_id = ? AND kind = 'ranked'",
-           [question_id, election_id]) is None:
+    question = next((q for q in ranked.load_ranked_questions(db, election_id) if q["id"] == question_id), None)
+    if question is None:
         abort(404)
-    question = next(q for q in ranked.load_ranked_questions(db, election_id) if q["id"] == question_id)
-    profile = visible_count(db, election)["profiles"].get(question_id, [])
+    profile = visible_count(db, election)["profiles"].get(question_id, [])   # the one secrecy rule
     return no_store(Response(ranked.blt_text(election["title"], question, profile), mimetype="text/plain",
                              headers={"Content-Disposition":
                                       f'attachment; filename="ballots-{election["slug"]}-{question_id}.blt"'}))
