@@ -32,19 +32,3 @@ class Result:
     rounds: list
     elected: list
 
-    @property
-    def excluded(self):
-        return [r.subject for r in self.rounds if r.action == "exclude"]
-
-
-def first_preferences(profile, continuing):
-    """{candidate: votes} for the first continuing preference of each ballot, and the rest."""
-    totals = dict.fromkeys(continuing, 0)
-    exhausted = 0
-    for ranking, units in profile:
-        top = next((c for c in ranking if c in totals), None)
-        if top is None:
-            exhausted += units
-        else:
-            totals[top] += units
-    return totals, exhausted

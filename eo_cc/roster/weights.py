@@ -5,6 +5,7 @@ therefore singles out their ballots: with one voter at weight 7, the ballot of w
 theirs. eo_cc warns about every weight shared by fewer than SMALL_CLASS voters whenever an
 election has more than one weight, naming the weights, never the voters.
 """
+from collections import Counter
 from decimal import Decimal, InvalidOperation
 
 SMALL_CLASS = 5
@@ -43,17 +44,10 @@ def weight_text(value):
 def small_classes(weights):
     """[(weight text, voters)] for each weight fewer than SMALL_CLASS voters share, when there is
     more than one weight; weights: an iterable of numbers, or {weight: voters}."""
-    counts = dict(weights) if isinstance(weights, dict) else _count(weights)
+    counts = dict(weights) if isinstance(weights, dict) else Counter(weights)
     if len(counts) < 2:
         return []
     return [(weight_text(w), n) for w, n in sorted(counts.items()) if n < SMALL_CLASS]
-
-
-def _count(weights):
-    counts = {}
-    for weight in weights:
-        counts[weight] = counts.get(weight, 0) + 1
-    return counts
 
 
 def warning(classes):

@@ -44,11 +44,6 @@ def is_due(db, config):
     return unmixed(db) >= config["MIX_BALLOTS_EVERY"]
 
 
-def columns(db, table):
-    """Every column of a ballot box table, so a mix copies whatever a ballot holds (weight, rank)."""
-    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
-
-
 def mix(db, now=None):
     """Rewrite the ballot box in key order and empty the WAL; returns how many ballots it held.
 
@@ -57,7 +52,8 @@ def mix(db, now=None):
     with immediate(db):
         if not unmixed(db):
             return 0
-        names = {table: columns(db, table) for table, _ in TABLES}
+        # Every column, so a mix copies whatever a ballot holds (weight, rank).
+        names = {table: [column.name for column in db[table].columns] for table, _ in TABLES}
         copies = {table: db.execute(f"SELECT {', '.join(names[table])} FROM {table} "
                                     f"ORDER BY {', '.join(key)}").fetchall() for table, key in TABLES}
         for table, _ in reversed(TABLES):
