@@ -24,14 +24,15 @@ class BudgetExhausted(Exception):
     """Our own daily request budget (CC_DAILY_REQUEST_BUDGET) is used up."""
 
 
-def _open_lock_file(path):
+def open_lock_file(path):
+    """A descriptor to flock (the file is made private, mode 600, if new)."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
 
 @contextlib.contextmanager
 def sync_lock(path, wait_seconds=2.0):
     """Hold an exclusive flock on path; yields False when another process holds it."""
-    fd = _open_lock_file(path)
+    fd = open_lock_file(path)
     try:
         deadline = time.monotonic() + wait_seconds
         while True:
@@ -50,7 +51,7 @@ def sync_lock(path, wait_seconds=2.0):
 
 def is_locked(path):
     """True while some process holds the flock on path (without waiting for it)."""
-    fd = _open_lock_file(path)
+    fd = open_lock_file(path)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -20,12 +20,12 @@ import requests
 from authlib.integrations.base_client import OAuthError
 
 from ..db import instance_file
+from .budget import open_lock_file
 from .pace import SharedPace
 
 TOKEN_PACE_FILE = "cc_pace_token"
 LOCKS_FOLDER = "cc_connection_locks"
 DEFAULT_RATE = 1  # CC support: about one token request a second per application
-MARGIN_SECONDS = 0.02  # after the previous answer: CC's clock and ours may tick apart
 MAX_RETRY_AFTER_SECONDS = 30  # a page waits no longer than this for CC's second try
 BUSY_OAUTH_ERRORS = ("server_error", "temporarily_unavailable")
 
@@ -34,7 +34,7 @@ def token_pace(config):
     """The pace of every token-endpoint request with this instance folder
     (CC_TOKEN_REQUESTS_PER_SECOND, default 1)."""
     rate = config.get("CC_TOKEN_REQUESTS_PER_SECOND") or DEFAULT_RATE
-    return SharedPace(instance_file(config, TOKEN_PACE_FILE), rate, margin=MARGIN_SECONDS)
+    return SharedPace(instance_file(config, TOKEN_PACE_FILE), rate)
 
 
 def is_busy(error):
@@ -82,7 +82,7 @@ def connection_lock(config, organisation_id):
     """
     folder = instance_file(config, LOCKS_FOLDER)
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    fd = os.open(os.path.join(folder, f"{int(organisation_id)}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = open_lock_file(os.path.join(folder, f"{int(organisation_id)}.lock"))
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

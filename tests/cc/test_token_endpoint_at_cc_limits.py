@@ -18,7 +18,7 @@ from eo_cc.cc import views as integration
 from eo_cc.cc.commands import sync_settings
 from eo_cc.cc.pace import SharedPace
 from eo_cc.cc.sync import run_sync
-from eo_cc.cc.token_endpoint import MARGIN_SECONDS, token_pace
+from eo_cc.cc.token_endpoint import token_pace
 from eo_cc.db import connect, one
 from eo_cc.voting.ballots import cast_ballot
 
@@ -99,8 +99,7 @@ def all_at_once(*jobs):
 
 def book_token_slots(config, count):
     """Book the next count slots of the token pace without sending anything, as other requests would."""
-    pace = SharedPace(token_pace(config).path, 1, margin=MARGIN_SECONDS,
-                      sleep=lambda seconds: None)
+    pace = SharedPace(token_pace(config).path, 1, sleep=lambda seconds: None)
     for _ in range(count):
         pace.wait()
 
