@@ -16,7 +16,7 @@ from ..db import one, rows
 from ..mail import deliver, render
 from ..voting.notices import ballot_link_url, election_url
 from . import api, imports, sharing
-from .resolve import address, list_pages, remember
+from .resolve import address, contacts_by_address, list_pages, remember
 
 MISSING, STRANGER, UNSUBSCRIBED = "missing", "stranger", "unsubscribed"
 KINDS = (MISSING, STRANGER, UNSUBSCRIBED)
@@ -106,7 +106,7 @@ def run_check(db, client, call, election, progress=None):
     list_id, members, scanned = election["cc_list_id"], [], 0
     for page in list_pages(client, call, list_id):
         members += page
-        remember(db, list_id, {address(c): c.get("contact_id") for c in page})
+        remember(db, list_id, contacts_by_address(page))
         scanned += len(page)
         if progress:
             progress(scanned, None, "checked list members")

@@ -145,13 +145,16 @@ def page_list(db, client, call, list_id, wanted, progress=None, on_restart=None)
     found = scans.cached_since(db, list_id, wanted, scan.started_at) if scan.is_resumed else {}
     if len(found) == len(wanted):
         return found
+    def remember_page(page):
+        contacts = contacts_by_address(page)
+        remember(db, list_id, contacts)
+        return contacts
+
     try:
         scanned = 0
-        for page in scans.pages(db, client, call, scan, PAGE_SIZE,
-                                lambda contacts: remember(db, list_id, contacts_by_address(contacts))):
-            contacts = contacts_by_address(page)
+        for contacts in scans.pages(db, client, call, scan, PAGE_SIZE, remember_page):
             found.update((email, contacts[email]) for email in wanted & contacts.keys())
-            scanned += len(page)
+            scanned += len(contacts)
             if progress:
                 progress(scanned, None, "scanned list members")
             if len(found) == len(wanted):

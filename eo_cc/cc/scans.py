@@ -27,11 +27,16 @@ class Scan:
     was_restarted: bool = False   # CC refused the recorded cursor: started again at page 1
 
 
+def resumable(db, list_id, max_age):
+    """The list's unfinished scan younger than max_age (a finished one has no next cursor), or None."""
+    return one(db, "SELECT * FROM cc_list_scans WHERE list_id = ? AND next_cursor IS NOT NULL "
+                   "AND started_at >= ?", [list_id, clock.iso(clock.now() - max_age)])
+
+
 def open_scan(db, list_id, max_age):
     """The unfinished scan of this list younger than max_age to go on with, else a new one."""
-    row = one(db, "SELECT * FROM cc_list_scans WHERE list_id = ?", [list_id])
-    if (row and not row["is_complete"] and row["next_cursor"]
-            and row["started_at"] >= clock.iso(clock.now() - max_age)):
+    row = resumable(db, list_id, max_age)
+    if row:
         return Scan(list_id, row["started_at"], row["next_cursor"], row["pages_done"], is_resumed=True)
     return start(db, list_id)
 
@@ -49,11 +54,8 @@ def start(db, list_id):
 
 def pages_left(db, list_id, total_pages, max_age):
     """Pages a scan of the list still costs: fewer when an unfinished scan can be resumed."""
-    row = one(db, "SELECT * FROM cc_list_scans WHERE list_id = ?", [list_id])
-    if (row and not row["is_complete"] and row["next_cursor"]
-            and row["started_at"] >= clock.iso(clock.now() - max_age)):
-        return max(1, total_pages - row["pages_done"])
-    return total_pages
+    row = resumable(db, list_id, max_age)
+    return max(1, total_pages - row["pages_done"]) if row else total_pages
 
 
 def cached_since(db, list_id, emails, since):
@@ -69,8 +71,8 @@ def cached_since(db, list_id, emails, since):
 
 
 def pages(db, client, call, scan, page_size, remember):
-    """Yield the scan's pages from where it stands; remember(contacts) caches each page in the
-    transaction that records the scan's progress past it."""
+    """Yield the scan's pages from where it stands, as remember(contacts) returns them: it caches
+    each page in the transaction that records the scan's progress past it."""
     while True:
         try:
             contacts, next_url = call(lambda: client.contacts_in_list_page(
@@ -83,9 +85,9 @@ def pages(db, client, call, scan, page_size, remember):
             scan.was_restarted = True
             continue
         with db.atomic():
-            remember(contacts)
+            kept = remember(contacts)
             record_page(db, scan, next_url)
-        yield contacts
+        yield kept
         if next_url is None:
             return
 
