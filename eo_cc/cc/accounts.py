@@ -156,20 +156,18 @@ def lists_read(db, organisation_id, contact_lists):
     """What every list the connected account has (read anyway, for the list picker) tells: member
     counts, each chosen list's current name, and chosen lists of this account that are gone."""
     remember_list_sizes(db, contact_lists)
-    with db.atomic():
-        for item in contact_lists:
-            if item.get("name"):
-                db.execute("UPDATE elections SET cc_list_name = ? WHERE organisation_id = ? "
-                           "AND cc_list_id = ? AND cc_list_name IS NOT ?",
-                           [item["name"], organisation_id, item["list_id"], item["name"]])
+    names = {item["list_id"]: item["name"] for item in contact_lists if item.get("name")}
     connection = one(db, "SELECT account_id FROM cc_connections WHERE organisation_id = ?", [organisation_id])
-    present = {item.get("list_id") for item in contact_lists}
-    chosen = {row["cc_list_id"] for row in rows(
-        db, "SELECT DISTINCT cc_list_id FROM elections WHERE organisation_id = ? AND cc_list_id IS NOT NULL "
-            "AND cc_list_problem IS NULL AND cc_list_account_id IS ?",
-        [organisation_id, connection and connection["account_id"]])}
-    return [election_id for list_id in sorted(chosen - present)
-            for election_id in mark_deleted(db, organisation_id, list_id)]
+    chosen = rows(db, "SELECT DISTINCT cc_list_id, cc_list_name FROM elections WHERE organisation_id = ? "
+                      "AND cc_list_id IS NOT NULL AND cc_list_problem IS NULL AND cc_list_account_id IS ?",
+                  [organisation_id, connection and connection["account_id"]])
+    renamed = [(names[row["cc_list_id"]], organisation_id, row["cc_list_id"]) for row in chosen
+               if row["cc_list_id"] in names and names[row["cc_list_id"]] != row["cc_list_name"]]
+    with db.atomic():
+        db.conn.executemany("UPDATE elections SET cc_list_name = ? WHERE organisation_id = ? AND cc_list_id = ?",
+                            renamed)
+    gone = {row["cc_list_id"] for row in chosen} - {item.get("list_id") for item in contact_lists}
+    return [election_id for list_id in sorted(gone) for election_id in mark_deleted(db, organisation_id, list_id)]
 
 
 def election_problem(db, election_id):
