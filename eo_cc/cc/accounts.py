@@ -48,35 +48,32 @@ def learn(db, client, call, organisation_id):
     account = {"account_id": summary.get("encoded_account_id"),
                "account_name": summary.get("organization_name"),
                "account_email": summary.get("contact_email")}
-    with db.atomic():
-        keep_list_accounts(db, organisation_id)
-        db.execute("UPDATE cc_connections SET account_id = ?, account_name = ?, account_email = ?, "
-                   "account_checked_at = ? WHERE organisation_id = ?",
-                   [account["account_id"], account["account_name"], account["account_email"],
-                    clock.iso(), organisation_id])
+    _set_account(db, organisation_id, account)
     return account
 
 
 def forget(db, organisation_id):
     """The newly granted account could not be asked for: show "Connected" rather than the name of
     an account that may not be the one granted (the sync asks again)."""
+    _set_account(db, organisation_id, None)
+
+
+def _set_account(db, organisation_id, account):
+    """Replace the connection's account (None: unknown). Lists chosen before eo_cc kept each
+    list's account are in the account connected until now, which is written on them first."""
+    old = one(db, "SELECT account_id, account_name, account_email FROM cc_connections "
+                  "WHERE organisation_id = ?", [organisation_id])
+    account = account or {}
     with db.atomic():
-        keep_list_accounts(db, organisation_id)
-        db.execute("UPDATE cc_connections SET account_id = NULL, account_name = NULL, "
-                   "account_email = NULL, account_checked_at = NULL WHERE organisation_id = ?",
-                   [organisation_id])
-
-
-def keep_list_accounts(db, organisation_id):
-    """Before the connection's account is replaced: lists chosen before eo_cc kept each list's
-    account are in the account connected until now."""
-    db.execute("""UPDATE elections SET cc_list_account_id = c.account_id,
-                      cc_list_account_name = coalesce(c.account_name || ' (' || c.account_email || ')',
-                                                      c.account_name, c.account_email)
-                  FROM cc_connections c
-                  WHERE c.organisation_id = elections.organisation_id AND c.account_id IS NOT NULL
-                    AND elections.organisation_id = ? AND elections.cc_list_id IS NOT NULL
-                    AND elections.cc_list_account_id IS NULL""", [organisation_id])
+        if old and old["account_id"]:
+            db.execute("UPDATE elections SET cc_list_account_id = ?, cc_list_account_name = ? "
+                       "WHERE organisation_id = ? AND cc_list_id IS NOT NULL AND cc_list_account_id IS NULL",
+                       [old["account_id"], account_label(old["account_name"], old["account_email"]),
+                        organisation_id])
+        db.execute("UPDATE cc_connections SET account_id = ?, account_name = ?, account_email = ?, "
+                   "account_checked_at = ? WHERE organisation_id = ?",
+                   [account.get("account_id"), account.get("account_name"), account.get("account_email"),
+                    clock.iso() if account else None, organisation_id])
 
 
 def unchecked(db, organisation_id, account_id):
