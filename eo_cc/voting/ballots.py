@@ -94,10 +94,12 @@ def rank_error(question, ranks):
     return None
 
 
-def question_error(question, chosen_ids):
-    """What is wrong with the choices for one question, or None."""
+def question_error(question, chosen):
+    """What is wrong with the choices for one question ({choice id: rank} for a ranked one, else
+    choice ids), or None."""
     if question.get("kind") == "ranked":
-        return rank_error(question, chosen_ids)
+        return rank_error(question, chosen or {})
+    chosen_ids = list(chosen or [])
     by_id = {c["id"]: c for c in question["choices"]}
     if not chosen_ids:
         return "Please answer this question."
@@ -115,10 +117,7 @@ def ballot_errors(questions, selections):
     known = {q["id"] for q in questions}
     errors = {qid: "That question is not on this ballot." for qid in selections if qid not in known}
     for question in questions:
-        chosen = selections.get(question["id"])
-        if question["kind"] != "ranked":
-            chosen = list(chosen or [])
-        error = question_error(question, chosen if chosen is not None else {})
+        error = question_error(question, selections.get(question["id"]))
         if error:
             errors[question["id"]] = error
     return errors
