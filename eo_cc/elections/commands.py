@@ -8,29 +8,25 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from ..counting import votes_text
 from ..db import connect, one
-from . import ranked, voting_window
-from .tally import ballots_cast, is_weighted, tally, total_weight
+from . import voting_window
+from .tally import counted_questions, final_count, is_weighted
 
 
 def report(db, election_id):
-    """The count of every question as lines of text."""
-    weighted = is_weighted(db, election_id)
-    lines = [f"Ballots: {ballots_cast(db, election_id)}"
-             + (f" ({total_weight(db, election_id)} weighted votes)" if weighted else "")]
-    found = ranked.profiles(db, election_id)
-    for question in tally(db, election_id):
+    """The count of every question as lines of text (counted as on the results page)."""
+    seen = final_count(db, election_id)
+    lines = [f"Ballots: {seen['ballots']}"
+             + (f" ({seen['weight']} weighted votes)" if is_weighted(db, election_id) else "")]
+    for question in counted_questions(db, election_id, seen):
         lines.append("")
         lines.append(question["prompt"])
         if question["kind"] != "ranked":
             lines += [f"  {c['label']}: {c['votes']}" for c in question["choices"]]
             continue
-        labels = {c["id"]: c["label"] for c in question["choices"]}
-        result = ranked.count(question, found.get(question["id"], []))
+        result, table = question["result"], question["table"]
         lines.append(f"  {result.method}, {question['seats']} seat(s)"
-                     + (f", quota {votes_text(result.quota)}" if result.quota else ""))
-        table = ranked.rounds_table(result, labels)
+                     + (f", quota {question['quota']}" if question["quota"] else ""))
         for number, heading in enumerate(table["headings"]):
             totals = ", ".join(f"{c['label']} {c['votes'][number]}" for c in table["candidates"]
                                if c["excluded_in"] is None or c["excluded_in"] > number)
@@ -38,7 +34,7 @@ def report(db, election_id):
             lines.append(f"  Round {number + 1} ({heading}): {totals}; "
                          f"non-transferable {table['exhausted'][number]}"
                          + (f"; tie broken by {tie}" if tie else ""))
-        lines.append("  Elected: " + (", ".join(labels[c] for c in result.elected) or "no one"))
+        lines.append("  Elected: " + (", ".join(question["elected"]) or "no one"))
     return lines
 
 

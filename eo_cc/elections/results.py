@@ -2,23 +2,19 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
 from flask_login import login_required
 
-from ..counting import votes_text
 from ..db import get_db
 from ..downloads import csv_response, no_store
 from ..roster import weights
 from . import ranked, voting_window
 from .tally import (
-    ballots_cast,
     bar_chart,
+    counted_questions,
     csv_rows,
+    final_count,
     is_weighted,
-    percent,
     shown_snapshot,
-    tally,
-    total_weight,
     turnout,
     turnout_by_hour,
-    vote_counts,
 )
 from .views import load_election
 
@@ -50,32 +46,10 @@ def visible_count(db, election):
     """What an admin may see: the final count once voting has closed; while it is open, the
     last snapshot, never the box now. {"ballots", "votes", "weight", "profiles", "snapshot"}."""
     if voting_window.effective_state(election) == "closed":
-        return {"ballots": ballots_cast(db, election["id"]), "votes": vote_counts(db, election["id"]),
-                "weight": total_weight(db, election["id"]), "profiles": ranked.profiles(db, election["id"]),
-                "snapshot": None}
+        return {**final_count(db, election["id"]), "snapshot": None}
     snapshot = shown_snapshot(db, election)
     return {"ballots": snapshot["ballots"], "votes": snapshot["votes"], "weight": snapshot["weight"],
             "profiles": snapshot["profiles"], "snapshot": snapshot}
-
-
-def counted_questions(db, election_id, seen):
-    """tally() with each ranked question counted: its result, rounds table and transfer chart,
-    and its first preferences as the choices' votes."""
-    questions = tally(db, election_id, (seen["ballots"], seen["votes"], seen["weight"]))
-    for question in questions:
-        if question["kind"] != "ranked":
-            continue
-        labels = {c["id"]: c["label"] for c in question["choices"]}
-        result = ranked.count(question, seen["profiles"].get(question["id"], []))
-        first = result.rounds[0].totals
-        for choice in question["choices"]:
-            choice["votes"] = votes_text(first.get(choice["id"], 0))
-            choice["percent"] = percent(first.get(choice["id"], 0), result.total)
-        question.update(result=result, elected=[labels[c] for c in result.elected],
-                        table=ranked.rounds_table(result, labels),
-                        chart=ranked.transfer_chart(result, labels),
-                        quota=votes_text(result.quota) if result.quota else None)
-    return questions
 
 
 @bp.route("/results")

@@ -11,6 +11,7 @@ import json
 from datetime import timedelta
 
 from .. import clock
+from ..counting import votes_text
 from ..db import one, rows
 from . import ranked
 
@@ -165,3 +166,29 @@ def bar_chart(buckets, width=600, height=160, gap=2):
              "width": round(max(slot - gap, 1), 2),
              "height": round(height * value / top, 2), "y": round(height - height * value / top, 2)}
             for i, (label, value) in enumerate(buckets)]
+
+
+def final_count(db, election_id):
+    """The ballot box as it is: {"ballots", "votes", "weight", "profiles"} for counted_questions."""
+    return {"ballots": ballots_cast(db, election_id), "votes": vote_counts(db, election_id),
+            "weight": total_weight(db, election_id), "profiles": ranked.profiles(db, election_id)}
+
+
+def counted_questions(db, election_id, seen):
+    """tally() with each ranked question counted: its result, rounds table and transfer chart,
+    and its first preferences as the choices' votes."""
+    questions = tally(db, election_id, (seen["ballots"], seen["votes"], seen["weight"]))
+    for question in questions:
+        if question["kind"] != "ranked":
+            continue
+        labels = {c["id"]: c["label"] for c in question["choices"]}
+        result = ranked.count(question, seen["profiles"].get(question["id"], []))
+        first = result.rounds[0].totals
+        for choice in question["choices"]:
+            choice["votes"] = votes_text(first.get(choice["id"], 0))
+            choice["percent"] = percent(first.get(choice["id"], 0), result.total)
+        question.update(result=result, elected=[labels[c] for c in result.elected],
+                        table=ranked.rounds_table(result, labels),
+                        chart=ranked.transfer_chart(result, labels),
+                        quota=votes_text(result.quota) if result.quota else None)
+    return questions
